@@ -1,0 +1,64 @@
+"""The error tree. Frontends map these to HTTP statuses / exit codes; nothing else leaks.
+
+    QAError
+    ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
+    │   ├── NotFoundError       unknown document / conversation: 404
+    │   └── IngestError         one document could not be read or parsed (names file/line)
+    ├── ConfigError             settings that cannot work (startup refuses)
+    │   └── EmbedderMismatchError  the collection was built by another embedder
+    └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
+        ├── StoreError          Chroma unreachable or failing: 503
+        ├── EmbedderError       embedding backend failed: 503
+        └── LLMError            chat model failed (timeout, 429, 5xx): fallback or 502
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class InputError(QAError):
+    """The caller sent something we cannot use; the message says what to fix."""
+
+
+class NotFoundError(InputError):
+    """A named thing (document, conversation) does not exist."""
+
+
+class IngestError(InputError):
+    """One document failed to ingest; ``where`` names the file (and line)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class ConfigError(QAError):
+    """Settings that cannot work together."""
+
+
+class EmbedderMismatchError(ConfigError):
+    """The stored collection was built with a different embedder than the configured one."""
+
+
+class UpstreamError(QAError):
+    """A peer (Chroma, embedder, LLM, Slack) failed."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StoreError(UpstreamError):
+    """The vector store is unreachable or failed."""
+
+
+class EmbedderError(UpstreamError):
+    """The embedding backend failed."""
+
+
+class LLMError(UpstreamError):
+    """The chat model failed after retries."""

@@ -1,0 +1,139 @@
+"""Domain types shared by every layer (frozen pydantic models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MetaValue = str | int | float | bool
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Document(_Frozen):
+    """One article with its ORIGINAL lines (index i holds line i+1, newline removed).
+
+    ``excluded`` holds 1-based numbers of lines kept for quoting but never chunked
+    (front matter, boilerplate such as "Share this story", bare timestamps).
+    """
+
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    published_at: datetime | None = None
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+    lines: tuple[str, ...]
+    excluded: frozenset[int] = frozenset()
+    content_hash: str
+
+    @property
+    def text(self) -> str:
+        """The original text; character offsets of chunks index into this string."""
+        return "\n".join(self.lines)
+
+    def line_text(self, start: int, end: int) -> list[tuple[int, str]]:
+        """Original lines ``start..end`` (1-based, inclusive) with their numbers."""
+        start = max(start, 1)
+        end = min(end, len(self.lines))
+        return [(n, self.lines[n - 1]) for n in range(start, end + 1)]
+
+
+class DocumentInfo(_Frozen):
+    """A stored document without its text (listings)."""
+
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    published_at: datetime | None = None
+    content_hash: str
+    line_count: int
+    chunk_count: int
+
+
+class Chunk(_Frozen):
+    """A retrievable span of a document.
+
+    ``char_start``/``char_end`` index ``Document.text``; ``text`` equals that slice with
+    the excluded lines removed. ``line_start``/``line_end`` are the 1-based lines it spans.
+    """
+
+    chunk_id: str
+    doc_id: str
+    index: int
+    text: str
+    line_start: int
+    line_end: int
+    char_start: int
+    char_end: int
+
+
+class Filters(_Frozen):
+    """Optional restrictions on retrieval."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: list[str] | None = Field(None, description="Only these sources (exact match).")
+    doc_id: list[str] | None = Field(None, description="Only these document ids.")
+    published_after: datetime | None = Field(None, description="published_at >= this.")
+    published_before: datetime | None = Field(None, description="published_at <= this.")
+
+
+class Hit(_Frozen):
+    """A retrieved chunk with its document's identity and a relevance score."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    published_at: datetime | None = None
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+
+
+class Citation(_Frozen):
+    """A verified pointer from an answer to lines of a stored document."""
+
+    n: int
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    line_start: int
+    line_end: int
+    quote: str
+
+
+class Turn(_Frozen):
+    """One question/answer exchange of a conversation."""
+
+    question: str
+    answer: str
+    standalone_question: str | None = None
+
+
+Mode = Literal["extractive", "llm"]
+
+
+class Answer(_Frozen):
+    """What the service returns for a question."""
+
+    answer: str
+    answerable: bool
+    citations: list[Citation] = Field(default_factory=list)
+    conversation_id: str | None = None
+    mode: Mode = "extractive"
+    degraded: bool = False
+    degraded_reason: str | None = None
+    dropped_citations: int = 0
+    timings_ms: dict[str, float] = Field(default_factory=dict)
