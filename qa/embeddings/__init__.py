@@ -1,0 +1,1 @@
+"""Embedder adapters: local ONNX MiniLM (default), OpenAI-compatible API, hashing (tests)."""
