@@ -1,0 +1,64 @@
+"""create_app: the FastAPI application around one QAService."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from qa import __version__
+from qa.api.errors import error_body, install_error_handlers, status_for
+from qa.api.routes import router
+from qa.config import Settings, get_settings
+from qa.errors import QAError
+from qa.service import QAService, build_service
+
+log = logging.getLogger(__name__)
+
+
+def create_app(service: QAService | None = None, settings: Settings | None = None) -> FastAPI:
+    """The app; builds the service from settings at startup unless one is given (tests)."""
+    settings = settings or (service.settings if service else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "service", None) is None:
+            app.state.service = build_service(settings)
+        warm = getattr(app.state.service, "warm_up", None)
+        if warm is not None:
+            try:
+                warm()
+            except QAError as exc:  # Chroma may come up later; /readyz tells.
+                log.warning("warm-up failed: %s", exc)
+        yield
+
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        description="Ask news articles a question; every answer cites source lines.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    def readyz() -> dict[str, object] | JSONResponse:
+        """Readiness: Chroma reachable (and the LLM configured, when set)."""
+        try:
+            checks = app.state.service.readiness()
+        except QAError as exc:
+            status, _ = status_for(exc)
+            return error_body(503 if status >= 500 else status, "not_ready", str(exc))
+        return {"status": "ready", "checks": checks}
+
+    return app

@@ -1,0 +1,76 @@
+"""Map the QAError tree and validation errors to JSON error bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.errors import (
+    ConfigError,
+    EmbedderError,
+    InputError,
+    LLMError,
+    NotFoundError,
+    QAError,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def error_body(status: int, kind: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status)
+
+
+def status_for(exc: QAError) -> tuple[int, str]:
+    if isinstance(exc, NotFoundError):
+        return 404, "not_found"
+    if isinstance(exc, InputError):
+        return 422, "invalid_request"
+    if isinstance(exc, StoreError | EmbedderError):
+        return 503, "unavailable"
+    if isinstance(exc, LLMError):
+        return 502, "bad_gateway"
+    if isinstance(exc, ConfigError):
+        return 500, "misconfigured"
+    return 500, "internal"
+
+
+def _field(loc: tuple[object, ...]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QAError)
+    async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
+        status, kind = status_for(exc)
+        if status >= 500:
+            log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc)
+        return error_body(status, kind, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{d['field']}: {d['problem']}" for d in details) or "invalid request"
+        return error_body(422, "invalid_request", message, details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found" if exc.status_code == 404 else "http_error"
+        response = error_body(exc.status_code, kind, str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_body(500, "internal", "internal error; see the server log")

@@ -1,0 +1,261 @@
+"""HTTP routes: search, ask (plain and streaming), OpenAI-compatible chat, documents."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from qa.api.errors import status_for
+from qa.api.schemas import (
+    AskRequest,
+    AskResponse,
+    ChatMessage,
+    ChatRequest,
+    DocumentOut,
+    DocumentsList,
+    DocumentsRequest,
+    HitOut,
+    IngestResponse,
+    LineOut,
+    LinesOut,
+    SearchRequest,
+    SearchResponse,
+)
+from qa.errors import InputError, QAError
+from qa.service import QAService
+from qa.types import Answer, Citation, Turn
+
+
+def get_service(request: Request) -> QAService:
+    service: QAService = request.app.state.service
+    return service
+
+
+Service = Annotated[QAService, Depends(get_service)]
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/search", response_model=SearchResponse, tags=["retrieval"])
+def search(body: SearchRequest, service: Service) -> SearchResponse:
+    """Passages relevant to a query, with their exact source lines."""
+    hits = service.search(body.query, body.top_k, body.filters)
+    return SearchResponse(hits=[HitOut(**h.model_dump()) for h in hits])
+
+
+@router.post("/ask", response_model=AskResponse, tags=["answers"])
+def ask(body: AskRequest, service: Service) -> AskResponse:
+    """Answer a question with verified line citations."""
+    answer = service.ask(
+        body.question,
+        conversation_id=body.conversation_id,
+        top_k=body.top_k,
+        filters=body.filters,
+    )
+    return AskResponse(**answer.model_dump())
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _error_data(exc: QAError) -> dict[str, Any]:
+    status, kind = status_for(exc)
+    return {"error": {"type": kind, "message": str(exc), "status": status}}
+
+
+async def _primed(stream: Iterator[str | Answer]) -> tuple[str | Answer, Iterator[str | Answer]]:
+    """Run the stream up to its first item so bad input still gets a 4xx status."""
+    first = await run_in_threadpool(next, stream)
+    return first, stream
+
+
+@router.post("/ask/stream", tags=["answers"], response_class=StreamingResponse)
+async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
+    """Server-Sent Events: `delta` events with text, then `answer` (citations), then `done`."""
+    service = get_service(request)
+    stream = service.ask_stream(
+        body.question,
+        conversation_id=body.conversation_id,
+        top_k=body.top_k,
+        filters=body.filters,
+    )
+    first, rest = await _primed(stream)
+
+    def events() -> Iterator[str]:
+        try:
+            for item in _chain(first, rest):
+                if isinstance(item, Answer):
+                    yield _sse("answer", AskResponse(**item.model_dump()).model_dump(mode="json"))
+                else:
+                    yield _sse("delta", {"text": item})
+        except QAError as exc:
+            yield _sse("error", _error_data(exc))
+        yield _sse("done", {})
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    yield first
+    yield from rest
+
+
+# ------------------------------------------------------------------ OpenAI-compatible chat
+def _text(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    parts = message.content or []
+    return " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+
+
+def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    """The last user message is the question; earlier user/assistant pairs are history."""
+    dialogue = [m for m in messages if m.role in ("user", "assistant")]
+    if not dialogue or dialogue[-1].role != "user":
+        raise InputError("messages: the last message must have role 'user'")
+    history: list[Turn] = []
+    pending: str | None = None
+    for message in dialogue[:-1]:
+        if message.role == "user":
+            pending = _text(message)
+        elif pending is not None:
+            history.append(Turn(question=pending, answer=_text(message)))
+            pending = None
+    return _text(dialogue[-1]), history
+
+
+def sources_footer(citations: list[Citation]) -> str:
+    if not citations:
+        return ""
+    rows = [f"[{c.n}] {c.title} ({c.source}, lines {c.line_start}-{c.line_end})" for c in citations]
+    return "\n\nSources:\n" + "\n".join(rows)
+
+
+def _completion_base(completion_id: str, created: int, obj: str) -> dict[str, Any]:
+    return {"id": completion_id, "object": obj, "created": created, "model": "qa"}
+
+
+@router.post("/chat/completions", tags=["openai"], response_model=None)
+async def chat_completions(body: ChatRequest, request: Request) -> Response:
+    """OpenAI-compatible chat; `citations` rides along as an extra field."""
+    service = get_service(request)
+    question, history = _conversation(body.messages)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if not body.stream:
+        answer: Answer = await run_in_threadpool(
+            lambda: service.ask(question, history=history, top_k=body.top_k)
+        )
+        content = answer.answer + sources_footer(answer.citations)
+        payload = _completion_base(completion_id, created, "chat.completion") | {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": [c.model_dump(mode="json") for c in answer.citations],
+            "qa": {
+                "answerable": answer.answerable,
+                "mode": answer.mode,
+                "degraded": answer.degraded,
+            },
+        }
+        return Response(json.dumps(payload), media_type="application/json")
+
+    stream = service.ask_stream(question, history=history, top_k=body.top_k)
+    first, rest = await _primed(stream)
+
+    def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
+        data = (
+            _completion_base(completion_id, created, "chat.completion.chunk")
+            | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            | extra
+        )
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    def events() -> Iterator[str]:
+        yield chunk({"role": "assistant", "content": ""}, None)
+        try:
+            for item in _chain(first, rest):
+                if isinstance(item, Answer):
+                    footer = sources_footer(item.citations)
+                    if footer:
+                        yield chunk({"content": footer}, None)
+                    yield chunk(
+                        {}, "stop", citations=[c.model_dump(mode="json") for c in item.citations]
+                    )
+                else:
+                    yield chunk({"content": item}, None)
+        except QAError as exc:
+            yield f"data: {json.dumps(_error_data(exc))}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+# ------------------------------------------------------------------ documents
+@router.post("/documents", response_model=IngestResponse, status_code=201, tags=["documents"])
+def add_documents(body: DocumentsRequest, service: Service) -> IngestResponse:
+    """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at)."""
+    records = [a.model_dump(exclude_none=True) for a in body.documents]
+    report = service.add_records(records)
+    return IngestResponse(
+        documents=report.documents,
+        unchanged=report.unchanged,
+        chunks=report.chunks,
+        doc_ids=report.doc_ids,
+    )
+
+
+@router.get("/documents", response_model=DocumentsList, tags=["documents"])
+def list_documents(service: Service) -> DocumentsList:
+    return DocumentsList(
+        documents=[DocumentOut(**d.model_dump()) for d in service.list_documents()]
+    )
+
+
+@router.get("/documents/{doc_id:path}/lines", response_model=LinesOut, tags=["documents"])
+def document_lines(
+    doc_id: str,
+    service: Service,
+    start: Annotated[int, Query(ge=1, description="First line (1-based).")] = 1,
+    end: Annotated[int | None, Query(ge=1, description="Last line (inclusive).")] = None,
+) -> LinesOut:
+    """Original lines with their numbers (blank lines included)."""
+    lines = service.get_lines(doc_id, start, end)
+    return LinesOut(doc_id=doc_id, lines=[LineOut(n=n, text=t) for n, t in lines])
+
+
+@router.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+def get_document(doc_id: str, service: Service) -> DocumentOut:
+    doc = service.get_document(doc_id)
+    return DocumentOut(
+        doc_id=doc.doc_id,
+        source=doc.source,
+        title=doc.title,
+        url=doc.url,
+        publisher=doc.publisher,
+        published_at=doc.published_at,
+        content_hash=doc.content_hash,
+        line_count=len(doc.lines),
+        metadata=dict(doc.metadata),
+    )
+
+
+@router.delete("/documents/{doc_id:path}", status_code=204, tags=["documents"])
+def delete_document(doc_id: str, service: Service) -> Response:
+    service.delete_document(doc_id)
+    return Response(status_code=204)

@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.types import Citation, Filters
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    query: str = Field(..., min_length=1, description="What to look for.")
+    top_k: int | None = Field(None, ge=1, le=200, description="Passages to return.")
+    filters: Filters | None = None
+
+
+class HitOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    published_at: datetime | None = None
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    hits: list[HitOut]
+
+
+class AskRequest(_Strict):
+    question: str = Field(..., min_length=1, description="The question, in plain text.")
+    conversation_id: str | None = Field(
+        None, min_length=1, max_length=100, description="Continue this conversation."
+    )
+    top_k: int | None = Field(None, ge=1, le=200)
+    filters: Filters | None = None
+
+
+class AskResponse(BaseModel):
+    answer: str
+    answerable: bool
+    citations: list[Citation]
+    conversation_id: str | None
+    mode: Literal["extractive", "llm"]
+    degraded: bool
+    degraded_reason: str | None = None
+    dropped_citations: int = 0
+    timings_ms: dict[str, float]
+
+
+class ArticleIn(BaseModel):
+    """One article, as a line of the JSONL format."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(None, min_length=1, max_length=256)
+    body: str | None = Field(None, description="Article text (or `text`).")
+    text: str | None = None
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    publisher: str | None = None
+    published_at: str | None = None
+
+
+class DocumentsRequest(_Strict):
+    documents: list[ArticleIn] = Field(..., min_length=1, max_length=1000)
+
+
+class IngestResponse(BaseModel):
+    documents: int
+    unchanged: int
+    chunks: int
+    doc_ids: list[str]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    published_at: datetime | None = None
+    content_hash: str
+    line_count: int
+    chunk_count: int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DocumentsList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class LineOut(BaseModel):
+    n: int
+    text: str
+
+
+class LinesOut(BaseModel):
+    doc_id: str
+    lines: list[LineOut]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """OpenAI chat completions request; unknown fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = "qa"
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=200)

@@ -1,0 +1,213 @@
+"""Command line: qa ingest | search | ask | serve | slack | eval | feedback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings, get_settings
+from qa.errors import InputError, QAError, UpstreamError
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class CLIError(Exception):
+    """Print one line and exit with ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _service(settings: Settings) -> Any:
+    from qa.service import build_service
+
+    return build_service(settings)
+
+
+def _progress(total: int) -> Callable[[int], None]:
+    if not sys.stderr.isatty() or total < 2:
+        return lambda n: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="doc", file=sys.stderr, leave=False)
+    return lambda n: None if bar.update(n) else None
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    service = _service(settings)
+    report = service.ingest_paths(
+        [Path(p) for p in args.paths], prune=args.prune, progress_factory=_progress
+    )
+    for line in report.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(report.summary())
+    return 2 if report.failed else 0
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from qa.types import Filters
+
+    if not getattr(args, "source", None):
+        return None
+    return Filters(source=args.source)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    hits = _service(settings).search(args.query, args.k, _filters(args))
+    if args.json:
+        print(json.dumps({"hits": [h.model_dump(mode="json") for h in hits]}, ensure_ascii=False))
+        return 0
+    for i, hit in enumerate(hits, 1):
+        print(f"{i}. {hit.source} lines {hit.line_start}-{hit.line_end}  score {hit.score:.3f}")
+        print(f"   {hit.text[:300]}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    answer = _service(settings).ask(
+        args.question, conversation_id=args.conversation, top_k=args.k, filters=_filters(args)
+    )
+    if args.json:
+        print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
+        return 0
+    print(answer.answer)
+    if answer.degraded:
+        print(f"(degraded: {answer.degraded_reason})")
+    for c in answer.citations:
+        print(f"\n[{c.n}] {c.title} — {c.source}, lines {c.line_start}-{c.line_end}")
+        print(f"    “{c.quote}”")
+    print(f"\nconversation: {answer.conversation_id}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from qa.api.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if host not in LOOPBACK and not settings.api_keys and not settings.allow_anonymous:
+        raise CLIError(
+            f"refusing to listen on {host} without API keys: set QA_API_KEYS "
+            "(or QA_ALLOW_ANONYMOUS=true to accept anonymous requests)"
+        )
+    settings = settings.model_copy(update={"host": host, "port": port})
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
+    return 0
+
+
+def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.slack.socket import run_socket_mode
+
+    run_socket_mode(settings, _service(settings))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.eval_run import run_eval
+
+    return run_eval(args, _service(settings))
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.conversations import ConversationStore
+
+    for row in ConversationStore(settings.sqlite_path).list_feedback(limit=args.limit):
+        print(json.dumps(row, ensure_ascii=False, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="ingest files and folders (.txt .md .json .jsonl)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    for name, fn, arg in (("search", cmd_search, "query"), ("ask", cmd_ask, "question")):
+        p = sub.add_parser(name, help=f"{name} the stored articles")
+        p.add_argument(arg)
+        p.add_argument("--k", type=int, default=None, help="passages to retrieve")
+        p.add_argument("--source", action="append", help="only this source (repeatable)")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=fn)
+        if name == "ask":
+            p.add_argument("--conversation", default=None, help="continue a conversation id")
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
+    p.set_defaults(func=cmd_slack)
+
+    p = sub.add_parser("eval", help="score a labelled question set")
+    p.add_argument("file", type=Path)
+    p.add_argument("--k", type=int, default=3, help="hit@k cut-off")
+    p.add_argument("--ingest", type=Path, action="append", help="ingest this path first")
+    p.add_argument("--json", action="store_true", help="print rows and totals as JSON")
+    p.add_argument("--quiet", action="store_true", help="print only the totals")
+    for metric in ("hit", "answer-match", "precision", "recall", "abstention"):
+        p.add_argument(
+            f"--min-{metric}",
+            type=float,
+            default=None,
+            help=f"exit 1 when {metric} is below this fraction",
+        )
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("feedback", help="feedback from Slack buttons")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--limit", type=int, default=100000)
+    p.set_defaults(func=cmd_feedback)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from qa.logs import configure_logging
+
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"qa: invalid settings: {str(exc).splitlines()[0]} ({exc})", file=sys.stderr)
+        return 2
+    configure_logging(settings, verbose=args.verbose)
+    try:
+        code: int = args.func(args, settings)
+    except CLIError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return exc.code
+    except InputError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 2
+    except UpstreamError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 3
+    except QAError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
