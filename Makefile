@@ -1,0 +1,62 @@
+# qa — `make help` lists the targets. Only python3 (>= 3.11) and make are needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run serve ingest test lint typecheck format bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qa needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime ## set up, ingest seeds/ and serve on http://$(HOST):$(PORT) (no keys needed)
+	$(BIN)/qa ingest seeds/
+	$(BIN)/qa serve --host $(HOST) --port $(PORT)
+
+ingest: $(VENV)/.runtime ## ingest seeds/ only
+	$(BIN)/qa ingest seeds/
+
+test: $(VENV)/.dev ## set up, then lint, type-check and run the test suite with coverage
+	$(BIN)/ruff check qa tests bench
+	$(BIN)/ruff format --check qa tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest --cov --cov-report=term:skip-covered -q
+
+lint: $(VENV)/.dev ## ruff check and format check
+	$(BIN)/ruff check qa tests bench
+	$(BIN)/ruff format --check qa tests bench
+
+format: $(VENV)/.dev ## apply ruff formatting and safe fixes
+	$(BIN)/ruff check --fix qa tests bench
+	$(BIN)/ruff format qa tests bench
+
+typecheck: $(VENV)/.dev ## mypy --strict on qa/
+	$(BIN)/mypy
+
+bench: $(VENV)/.dev ## run the benchmarks in bench/ (prints tables, writes PNGs to bench/out/)
+	$(BIN)/python bench/run_all.py
+
+lock: $(BIN)/python ## re-pin requirements*.lock from pyproject.toml
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --python-version 3.11
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11
+
+clean: ## remove the virtualenv, local data and caches
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage
