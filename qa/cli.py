@@ -38,7 +38,11 @@ def _progress(total: int) -> Callable[[int], None]:
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="doc", file=sys.stderr, leave=False)
-    return lambda n: None if bar.update(n) else None
+
+    def advance(n: int) -> None:
+        bar.update(n)
+
+    return advance
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

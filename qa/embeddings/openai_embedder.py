@@ -92,12 +92,11 @@ class OpenAIEmbedder:
         inputs = [text if text.strip() else " " for text in texts]
         started = time.perf_counter()
         try:
-            if self._requested is not None:
-                response = self._client.embeddings.create(
-                    input=inputs, model=self._model, dimensions=self._requested
-                )
-            else:
-                response = self._client.embeddings.create(input=inputs, model=self._model)
+            response = self._client.embeddings.create(
+                input=inputs,
+                model=self._model,
+                dimensions=openai.omit if self._requested is None else self._requested,
+            )
         except openai.APIStatusError as exc:
             raise EmbedderError(
                 f"embeddings API returned HTTP {exc.status_code} for model {self._model}",
