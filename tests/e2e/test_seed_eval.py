@@ -1,0 +1,74 @@
+"""End to end: `qa eval` ingests seeds/ and answers the labelled seed questions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"
+
+
+def run_eval(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
+    env["QA_DATA_DIR"] = str(data_dir)
+    if chroma_url:
+        env["QA_CHROMA_URL"] = chroma_url
+        env["QA_CHUNKS_COLLECTION"] = f"e2e_chunks_{os.getpid()}"
+        env["QA_DOCUMENTS_COLLECTION"] = f"e2e_documents_{os.getpid()}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa.cli",
+            "eval",
+            str(QUESTIONS),
+            "--k",
+            "3",
+            "--ingest",
+            str(ROOT / "seeds"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def check(report: dict[str, Any]) -> None:
+    totals = report["totals"]
+    rows = {row["id"]: row for row in report["rows"]}
+    assert totals["hit_at_k"] == 1.0, [
+        r["id"] for r in rows.values() if r["answerable"] and not r["hit"]
+    ]
+    assert totals["answer_match"] >= 0.9, [
+        (r["id"], r["answer"]) for r in rows.values() if r["answer_match"] is False
+    ]
+    assert totals["citation_precision"] >= 0.95
+    for row in rows.values():
+        if not row["answerable"]:
+            assert row["abstained"], row
+            assert row["citations"] == 0
+    assert totals["forbidden_citations"] == 0
+
+
+def test_seed_questions_embedded_chroma(tmp_path: Path) -> None:
+    check(run_eval(tmp_path))
+
+
+@pytest.mark.server
+def test_seed_questions_chroma_server(tmp_path: Path, chroma_server: Any) -> None:
+    url = chroma_server if isinstance(chroma_server, str) else chroma_server.url
+    check(run_eval(tmp_path, url))
