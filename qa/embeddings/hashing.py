@@ -38,4 +38,5 @@ class HashingEmbedder:
                 out[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return (out / norms).astype(np.float32)
+        result: Vectors = (out / norms).astype(np.float32)
+        return result

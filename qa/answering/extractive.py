@@ -1,0 +1,259 @@
+"""Offline answers: the retrieved sentences that best answer the question, each cited."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for
+from qa.answering.sentences import (
+    DocumentLookup,
+    Sentence,
+    Source,
+    build_sources,
+    memoize,
+    numbers,
+    terms,
+)
+from qa.ports import Embedder, Vectors
+from qa.types import Answer, Citation, Hit, Mode, Turn
+
+# Provisional, from the seed questions with MiniLM (answerable best >= 0.47, unanswerable
+# <= 0.39): the best sentence's combined score must reach this to answer at all.
+DEFAULT_THRESHOLD = 0.43
+# Weight of embedding cosine against idf-weighted lexical coverage in the combined score.
+DENSE_WEIGHT = 0.6
+# Bonus for a sentence holding a number when the question asks for a quantity or a date.
+NUMBER_BONUS = 0.05
+# Headlines, datelines and other fragments without a full stop make poor answers.
+FRAGMENT_FACTOR = 0.9
+# Extra sentences must score at least this share of the best one...
+NEAR_BEST = 0.85
+# ...or, giving another number from another document, this share for the best sentence of
+# their paragraph and CONFLICT_FLOOR for themselves.
+CONFLICT_SHARE = 0.6
+CONFLICT_FLOOR = 0.5
+# Sentences this similar to one already chosen repeat it.
+DUPLICATE_COSINE = 0.9
+DUPLICATE_JACCARD = 0.6
+
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
+    r"which (year|date)|percentage|number of)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<!^)\b[A-Z][\w'-]+")
+_FULL_STOP = re.compile(r"[.!?][\"”'’)\]]*$")
+
+
+class VectorCache:
+    """Embeddings of texts, kept in a bounded LRU keyed by a hash of the text."""
+
+    def __init__(self, embedder: Embedder, maxsize: int = 4096) -> None:
+        self.embedder = embedder
+        self._maxsize = maxsize
+        self._cache: OrderedDict[bytes, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str]) -> Vectors:
+        """One unit-length row per text; texts not cached are embedded in one batch."""
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for k in found:
+                self._cache.move_to_end(k)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            fresh = self.embedder.embed([text_of[k] for k in missing])
+            with self._lock:
+                for k, row in zip(missing, fresh, strict=True):
+                    found[k] = self._cache[k] = row
+                while len(self._cache) > self._maxsize:
+                    self._cache.popitem(last=False)
+        if not keys:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence with its source number, combined score and embedding."""
+
+    sentence: Sentence
+    source: int
+    score: float
+    vector: Vectors
+
+
+def _bag(text: str) -> set[str]:
+    return set(terms(text)) | {f"#{n}" for n in numbers(text)}
+
+
+def _weights(question: str) -> dict[str, float]:
+    # Names and numbers carry most of what a question is about.
+    names = {t for name in _NAME.findall(question) for t in terms(name)}
+    weights = {t: 1.5 if t in names else 1.0 for t in terms(question)}
+    weights.update({f"#{n}": 1.5 for n in numbers(question)})
+    return weights
+
+
+def _repeats(candidate: Scored, chosen: Scored) -> bool:
+    """Near-duplicates: the same fact worded (almost) the same way."""
+    if float(candidate.vector @ chosen.vector) >= DUPLICATE_COSINE:
+        return True
+    a, b = _bag(candidate.sentence.text), _bag(chosen.sentence.text)
+    return len(a & b) / max(len(a | b), 1) >= DUPLICATE_JACCARD
+
+
+def abstain(mode: Mode = "extractive") -> Answer:
+    """The plain "the articles don't say" answer: not answerable, nothing cited."""
+    return Answer(answer=ABSTAIN_TEXT, answerable=False, mode=mode)
+
+
+class ExtractiveAnswerer:
+    """Answers with the best 1-3 retrieved sentences; abstains below ``threshold``."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        documents: DocumentLookup,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        max_sentences: int = 3,
+        cache_size: int = 4096,
+    ) -> None:
+        self.documents = documents
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.vectors = VectorCache(embedder, cache_size)
+
+    def support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
+        """Cosine between ``claim`` and each sentence (the citations' ``support_fn``)."""
+        rows = self.vectors.vectors([claim, *(s.text for s in sentences)])
+        return [float(x) for x in rows[1:] @ rows[0]]
+
+    def rank(self, question: str, sources: Sequence[Source]) -> list[Scored]:
+        """Every sentence of ``sources`` scored against ``question``, best first.
+
+        score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where lexical is the
+        share of the question's idf mass (BM25 idf over the candidate sentences) that the
+        sentence contains; plus NUMBER_BONUS, times FRAGMENT_FACTOR (see the constants).
+        """
+        pairs = [(s.n, sentence) for s in sources for sentence in s.sentences]
+        if not pairs:
+            return []
+        rows = self.vectors.vectors([question, *(sentence.text for _, sentence in pairs)])
+        dense = np.clip(rows[1:] @ rows[0], 0.0, 1.0)
+        bags = [_bag(sentence.text) for _, sentence in pairs]
+        mass = {}
+        for term, weight in _weights(question).items():
+            df = sum(term in bag for bag in bags)
+            mass[term] = weight * math.log(1 + (len(bags) - df + 0.5) / (df + 0.5))
+        total = sum(mass.values())
+        wants_number = bool(_QUANTITY.search(question))
+        asked = numbers(question)
+        scored = []
+        for (n, sentence), bag, cosine, row in zip(pairs, bags, dense, rows[1:], strict=True):
+            lexical = sum(m for t, m in mass.items() if t in bag) / total if total else 0.0
+            score = DENSE_WEIGHT * float(cosine) + (1 - DENSE_WEIGHT) * lexical
+            if wants_number and numbers(sentence.text) - asked:
+                score += NUMBER_BONUS
+            if not _FULL_STOP.search(sentence.text):
+                score *= FRAGMENT_FACTOR
+            scored.append(Scored(sentence, n, score, row))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored
+
+    def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[Sentence, float]]:
+        """(sentence, combined score) for every sentence of ``hits``, best first."""
+        ranked = self.rank(question, build_sources(hits, self.documents))
+        return [(s.sentence, s.score) for s in ranked]
+
+    def _select(self, question: str, ranked: Sequence[Scored]) -> list[Scored]:
+        """The best sentence, then others nearly as good or giving a conflicting number."""
+        best, asked = ranked[0], numbers(question)
+        chosen = [best]
+        paragraph: dict[tuple[str, int], float] = {}
+        for c in ranked:
+            for line in range(c.sentence.line_start, c.sentence.line_end + 1):
+                key = (c.sentence.doc_id, line)
+                paragraph[key] = max(paragraph.get(key, 0.0), c.score)
+        for candidate in ranked[1:]:
+            if len(chosen) >= self.max_sentences or candidate.score < self.threshold:
+                break
+            if any(_repeats(candidate, c) for c in chosen):
+                continue
+            if candidate.score >= NEAR_BEST * best.score:
+                chosen.append(candidate)
+                continue
+            # Another article giving another figure: show both rather than pick one.
+            s = candidate.sentence
+            given = set().union(*(numbers(c.sentence.text) for c in chosen)) - asked
+            context = max(paragraph[(s.doc_id, n)] for n in range(s.line_start, s.line_end + 1))
+            if (
+                _QUANTITY.search(question)
+                and given
+                and numbers(s.text) - asked - given
+                and context >= CONFLICT_SHARE * best.score
+                and candidate.score >= CONFLICT_FLOOR * best.score
+                and all(c.sentence.doc_id != s.doc_id for c in chosen)
+            ):
+                chosen.append(candidate)
+        return chosen
+
+    def _compose(
+        self, chosen: Sequence[Scored], documents: DocumentLookup
+    ) -> tuple[list[str], list[Citation]]:
+        """Each sentence followed by its marker; sentences on the same lines share one."""
+        groups: dict[tuple[str, int, int], list[Sentence]] = {}
+        for c in chosen:
+            s = c.sentence
+            groups.setdefault((s.doc_id, s.line_start, s.line_end), []).append(s)
+        numbering: dict[tuple[str, int, int], int] = {}
+        citations = []
+        for key, sentences in groups.items():
+            doc = documents(key[0])
+            citation = citation_for(len(numbering) + 1, sentences, doc) if doc else None
+            if citation is not None:
+                numbering[key] = citation.n
+                citations.append(citation)
+        pieces = []
+        for c in chosen:
+            s = c.sentence
+            n = numbering.get((s.doc_id, s.line_start, s.line_end))
+            if n is not None:
+                pieces.append(attach_markers(" ".join(s.text.split()), [n]))
+        return pieces, citations
+
+    def _respond(self, question: str, hits: Sequence[Hit]) -> tuple[list[str], Answer]:
+        documents = memoize(self.documents)
+        ranked = self.rank(question, build_sources(hits, documents))
+        if not ranked or ranked[0].score < self.threshold:
+            return [ABSTAIN_TEXT], abstain()
+        pieces, citations = self._compose(self._select(question, ranked), documents)
+        if not citations:
+            return [ABSTAIN_TEXT], abstain()
+        return pieces, Answer(answer=" ".join(pieces), answerable=True, citations=citations)
+
+    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
+        """The best sentences with verified citations, or an abstention."""
+        del history  # the service condenses a follow-up into ``question`` beforehand
+        return self._respond(question, hits)[1]
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        """The answer's sentences as text deltas, then the final Answer."""
+        del history
+        pieces, final = self._respond(question, hits)
+        for i, piece in enumerate(pieces):
+            yield piece if i == 0 else f" {piece}"
+        yield final

@@ -1,0 +1,200 @@
+"""LLM answers: numbered, delimited sources in; claims checked against them on the way out."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+
+from qa.answering.citations import (
+    ABSTAIN_TEXT,
+    SupportFn,
+    is_abstention,
+    parse_markers,
+    resolve_citations,
+)
+from qa.answering.extractive import ExtractiveAnswerer, VectorCache, abstain
+from qa.answering.sentences import DocumentLookup, Sentence, Source, build_sources, memoize
+from qa.errors import LLMError
+from qa.ports import ChatModel, Embedder
+from qa.prompts import Prompts
+from qa.types import Answer, Hit, Turn
+
+logger = logging.getLogger(__name__)
+
+HISTORY_TURNS = 4
+_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+# Untrusted text must not be able to close (or open) the block it is quoted in.
+_TAG = re.compile(r"<(/?)\s*(source|history)", re.IGNORECASE)
+
+
+def _inert(text: str) -> str:
+    return _TAG.sub(r"&lt;\1\2", text)
+
+
+def render_sources(sources: Sequence[Source], documents: DocumentLookup) -> str:
+    """Each source as a ``<source n=...>`` block of its kept lines, numbered as in the file."""
+    blocks = []
+    for source in sources:
+        hit = source.hit
+        doc = documents(hit.doc_id)
+        if doc is None:
+            continue
+        lines = [
+            f"{n}: {_inert(line)}"
+            for n, line in doc.line_text(hit.line_start, hit.line_end)
+            if n not in doc.excluded and line.strip()
+        ]
+        title = html.escape(hit.title, quote=True)
+        blocks.append(
+            f'<source n="{source.n}" title="{title}" lines="{hit.line_start}-{hit.line_end}">\n'
+            + "\n".join(lines)
+            + "\n</source>"
+        )
+    return "\n\n".join(blocks)
+
+
+def render_history(history: Sequence[Turn]) -> str:
+    """The last turns as plain User/Assistant lines (old markers removed)."""
+    lines = []
+    for turn in history[-HISTORY_TURNS:]:
+        lines.append(f"User: {_inert(turn.question)}")
+        lines.append(f"Assistant: {_inert(_MARKER.sub('', turn.answer))}")
+    return "\n".join(lines) or "(none)"
+
+
+def naive_condense(question: str, history: Sequence[Turn]) -> str:
+    """A follow-up made searchable without an LLM: the question plus the previous one."""
+    if not history:
+        return question
+    previous = history[-1].standalone_question or history[-1].question
+    return f"{question} {previous}"
+
+
+class LLMAnswerer:
+    """Answers with a chat model over the retrieved sources; extractive when it fails."""
+
+    def __init__(
+        self,
+        chat: ChatModel,
+        fallback: ExtractiveAnswerer,
+        documents: DocumentLookup,
+        prompts: Prompts,
+        embedder: Embedder,
+    ) -> None:
+        self.chat = chat
+        self.fallback = fallback
+        self.documents = documents
+        self.prompts = prompts
+        same = fallback.vectors.embedder is embedder
+        self._vectors = fallback.vectors if same else VectorCache(embedder)
+
+    def _support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
+        rows = self._vectors.vectors([claim, *(s.text for s in sentences)])
+        return [float(x) for x in rows[1:] @ rows[0]]
+
+    def _prepare(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> tuple[DocumentLookup, list[Source], list[dict[str, str]] | None]:
+        """Sources and messages; no messages when the evidence is too weak to ask at all."""
+        documents = memoize(self.documents)
+        sources = build_sources(hits, documents)
+        ranked = self.fallback.rank(question, sources)
+        if not ranked or ranked[0].score < self.fallback.threshold:
+            logger.info("evidence below threshold; not calling the LLM")
+            return documents, sources, None
+        system = self.prompts.render_answer(
+            sources=render_sources(sources, documents),
+            question=question,
+            history=render_history(history),
+        )
+        return (
+            documents,
+            sources,
+            [
+                {"role": "system", "content": system},
+                {"role": "user", "content": question},
+            ],
+        )
+
+    def _finish(self, reply: str, sources: Sequence[Source], documents: DocumentLookup) -> Answer:
+        """The reply with only verified claims and citations."""
+        if is_abstention(reply) and not any(ns for _, ns in parse_markers(reply)):
+            return abstain("llm")
+        support: SupportFn = self._support
+        text, citations, dropped = resolve_citations(reply, sources, documents, support_fn=support)
+        if dropped:
+            logger.info("dropped %d unverifiable citation(s) or claim(s)", dropped)
+        if not citations:
+            return abstain("llm").model_copy(update={"dropped_citations": dropped})
+        return Answer(
+            answer=text,
+            answerable=True,
+            citations=citations,
+            mode="llm",
+            dropped_citations=dropped,
+        )
+
+    def _degraded(self, answer: Answer, exc: LLMError) -> Answer:
+        logger.warning("LLM failed (%s); answering extractively", exc)
+        reason = f"LLM unavailable ({exc}); answered from the retrieved sentences"
+        return answer.model_copy(update={"degraded": True, "degraded_reason": reason})
+
+    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
+        """A cited LLM answer, an abstention, or (LLM failing) a degraded extractive one."""
+        documents, sources, messages = self._prepare(question, hits, history)
+        if messages is None:
+            return abstain("llm")
+        started = time.perf_counter()
+        try:
+            reply = self.chat.complete(messages)
+        except LLMError as exc:
+            return self._degraded(self.fallback.answer(question, hits, history), exc)
+        answer = self._finish(reply, sources, documents)
+        elapsed = (time.perf_counter() - started) * 1000
+        return answer.model_copy(update={"timings_ms": {"llm": elapsed}})
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        """The model's text deltas, then the verified Answer (authoritative: claims that
+        failed verification are missing from it though they were streamed)."""
+        documents, sources, messages = self._prepare(question, hits, history)
+        if messages is None:
+            yield ABSTAIN_TEXT
+            yield abstain("llm")
+            return
+        parts: list[str] = []
+        try:
+            for delta in self.chat.stream(messages):
+                parts.append(delta)
+                yield delta
+        except LLMError as exc:
+            for item in self.fallback.stream(question, hits, history):
+                if isinstance(item, Answer):
+                    yield self._degraded(item, exc)
+                elif not parts:
+                    yield item
+            return
+        yield self._finish("".join(parts), sources, documents)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """The follow-up ``question`` rewritten to stand alone, using the conversation."""
+        if not history:
+            return question
+        system = self.prompts.render_condense(history=render_history(history), question=question)
+        try:
+            reply = self.chat.complete(
+                [{"role": "system", "content": system}, {"role": "user", "content": question}]
+            )
+        except LLMError as exc:
+            logger.warning("condensing failed (%s); using the previous question too", exc)
+            return naive_condense(question, history)
+        lines = [line.strip() for line in reply.splitlines() if line.strip()]
+        standalone = lines[0].strip("\"'“”") if lines else ""
+        standalone = re.sub(r"^(standalone question|question)\s*:\s*", "", standalone, flags=re.I)
+        if not standalone or len(standalone) > max(4 * len(question), 500):
+            return naive_condense(question, history)
+        return standalone

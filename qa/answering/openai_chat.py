@@ -1,0 +1,122 @@
+"""ChatModel adapter for any OpenAI-compatible /chat/completions endpoint (openai SDK)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+import openai
+
+from qa.config import Settings
+from qa.errors import LLMError
+
+logger = logging.getLogger(__name__)
+
+# Local servers (vLLM, Ollama, llama.cpp) ignore the key, but the SDK insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+
+
+def _llm_error(exc: openai.OpenAIError) -> LLMError:
+    """Our error for the SDK's, raised after the SDK's own retries are spent."""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError("chat model timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError("chat model unreachable", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retryable = status in (408, 409, 429) or status >= 500
+        return LLMError(
+            f"chat model returned HTTP {status}: {exc.message[:200]}", retryable=retryable
+        )
+    return LLMError(f"chat model failed: {type(exc).__name__}: {str(exc)[:200]}", retryable=False)
+
+
+def _usage(usage: Any) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": int(usage.prompt_tokens),
+        "completion_tokens": int(usage.completion_tokens),
+        "total_tokens": int(usage.total_tokens),
+    }
+
+
+class OpenAIChatModel:
+    """ChatModel over an injected ``openai.OpenAI`` client.
+
+    Retries on 429/5xx/timeouts with backoff are the client's own (``max_retries``,
+    ``timeout``, honouring Retry-After); whatever still fails is raised as LLMError.
+    ``last_usage`` holds the token counts of the latest call when the server sent them.
+    """
+
+    def __init__(self, client: openai.OpenAI, model: str, *, temperature: float = 0.0) -> None:
+        self._client = client
+        self._model = model
+        self._temperature = temperature
+        self.last_usage: dict[str, int] | None = None
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def _messages(self, messages: Sequence[dict[str, str]]) -> Any:
+        return cast(Any, [dict(m) for m in messages])
+
+    def complete(self, messages: Sequence[dict[str, str]]) -> str:
+        """The assistant's reply; LLMError after the client's retries."""
+        started = time.perf_counter()
+        try:
+            response = self._client.chat.completions.create(
+                model=self._model,
+                messages=self._messages(messages),
+                temperature=self._temperature,
+            )
+        except openai.OpenAIError as exc:
+            raise _llm_error(exc) from exc
+        self.last_usage = _usage(response.usage)
+        content = response.choices[0].message.content if response.choices else None
+        if not content:
+            raise LLMError("chat model returned no text", retryable=False)
+        logger.info(
+            "llm complete model=%s ms=%.0f usage=%s",
+            self._model,
+            (time.perf_counter() - started) * 1000,
+            self.last_usage,
+        )
+        return content
+
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        """Text deltas of the reply; LLMError if the call or the stream fails."""
+        self.last_usage = None
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self._model,
+                messages=self._messages(messages),
+                temperature=self._temperature,
+                stream=True,
+            )
+            with chunks:
+                for chunk in chunks:
+                    if chunk.usage is not None:
+                        self.last_usage = _usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield choice.delta.content
+        except openai.OpenAIError as exc:
+            raise _llm_error(exc) from exc
+
+
+def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
+    """The configured chat model, or None when no LLM is configured (extractive only)."""
+    if not settings.llm_enabled:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _PLACEHOLDER_KEY
+    client = openai.OpenAI(
+        api_key=key,
+        base_url=settings.llm_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+    return OpenAIChatModel(client, settings.llm_model, temperature=settings.llm_temperature)

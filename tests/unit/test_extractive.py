@@ -1,0 +1,206 @@
+"""Extractive answers over hand-built articles with the hashing embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from qa.answering.citations import ABSTAIN_TEXT, verify_citation
+from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer, VectorCache
+from qa.embeddings.hashing import HashingEmbedder
+from qa.ports import Vectors
+from qa.types import Answer, Document, Hit
+
+
+def make_doc(doc_id: str, lines: list[str], excluded: set[int] | None = None) -> Document:
+    return Document(
+        doc_id=doc_id,
+        source=f"{doc_id}.txt",
+        title=lines[0],
+        lines=tuple(lines),
+        excluded=frozenset(excluded or set()),
+        content_hash=doc_id,
+    )
+
+
+def make_hit(doc: Document, start: int, end: int) -> Hit:
+    return Hit(
+        chunk_id=f"{doc.doc_id}:{start}",
+        doc_id=doc.doc_id,
+        source=doc.source,
+        title=doc.title,
+        line_start=start,
+        line_end=end,
+        text="",
+        score=1.0,
+    )
+
+
+TAJIK = make_doc(
+    "tajik",
+    [
+        "Guards take in fleeing soldiers",
+        "",
+        "The president of Tajikistan spoke with the Russian president by telephone.",
+        "Russia offered its support under a regional security treaty.",
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country.",
+        "Share this story on Afghan soldiers and Tajik border guards",
+        "The border in Badakhshan province stretches for 910 kilometres.",
+        "Officials praised the good neighbourliness of the guards.",
+    ],
+    excluded={6},
+)
+KABUL = make_doc(
+    "kabul",
+    [
+        "Kabul troops cross into Tajikistan",
+        "Last week, at least 134 Afghan soldiers crossed the border into Tajikistan.",
+        "The United States is withdrawing its forces from Afghanistan.",
+    ],
+)
+DOCS = {d.doc_id: d for d in (TAJIK, KABUL)}
+HITS = [make_hit(TAJIK, 1, 8), make_hit(KABUL, 1, 3)]
+
+
+@pytest.fixture
+def answerer() -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=0.3)
+
+
+def assert_verified(answer: Answer) -> None:
+    for citation in answer.citations:
+        assert verify_citation(citation, DOCS[citation.doc_id])
+        assert f"[{citation.n}]" in answer.answer
+
+
+def test_best_sentence_answers_with_its_own_line(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("How long is the border in Badakhshan province?", HITS, [])
+    assert answer.answerable
+    assert answer.mode == "extractive"
+    assert answer.answer.startswith(
+        "The border in Badakhshan province stretches for 910 kilometres [1]."
+    )
+    first = answer.citations[0]
+    assert (first.doc_id, first.line_start, first.line_end) == ("tajik", 7, 7)
+    assert first.quote == "The border in Badakhshan province stretches for 910 kilometres."
+    assert_verified(answer)
+
+
+def test_different_numbers_from_two_documents_are_both_cited(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer(
+        "How many Afghan soldiers crossed the border into Tajikistan?", HITS, []
+    )
+    assert answer.answer == (
+        "Last week, at least 134 Afghan soldiers crossed the border into Tajikistan [1]. "
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country [2]."
+    )
+    cited = [(c.n, c.doc_id, c.line_start) for c in answer.citations]
+    assert cited == [(1, "kabul", 2), (2, "tajik", 5)]
+    assert_verified(answer)
+
+
+def test_a_weaker_sentence_is_not_added_when_no_figure_is_asked_for(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer("Which Afghan soldiers crossed the border into Tajikistan?", HITS, [])
+    assert "134" in answer.answer
+    assert "1,037" not in answer.answer
+
+
+def test_excluded_line_is_never_quoted(answerer: ExtractiveAnswerer) -> None:
+    scored = answerer.score_sentences("Share this story on Afghan soldiers", HITS)
+    assert all("Share this story" not in s.text for s, _ in scored)
+
+
+def test_abstains_below_threshold(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("Who won the 2022 FIFA World Cup?", HITS, [])
+    assert answer == Answer(answer=ABSTAIN_TEXT, answerable=False, mode="extractive")
+
+
+def test_abstains_without_hits(answerer: ExtractiveAnswerer) -> None:
+    assert not answerer.answer("How long is the border?", [], []).answerable
+
+
+def test_threshold_is_what_decides(answerer: ExtractiveAnswerer) -> None:
+    question = "How long is the border in Badakhshan province?"
+    best = answerer.score_sentences(question, HITS)[0][1]
+    strict = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=best + 0.01)
+    lenient = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=best - 0.01)
+    assert not strict.answer(question, HITS, []).answerable
+    assert lenient.answer(question, HITS, []).answerable
+    assert 0 < DEFAULT_THRESHOLD < 1
+
+
+def test_scores_are_sorted_and_cover_every_sentence(answerer: ExtractiveAnswerer) -> None:
+    scored = answerer.score_sentences("Russia offered support", HITS)
+    scores = [score for _, score in scored]
+    assert scores == sorted(scores, reverse=True)
+    assert scored[0][0].text == "Russia offered its support under a regional security treaty."
+    assert len(scored) == 9  # 6 kept lines of tajik (title included) + 3 of kabul
+
+
+def test_near_duplicates_are_not_repeated() -> None:
+    doc = make_doc(
+        "dup",
+        [
+            "Title here",
+            "The bridge was opened on Monday by the mayor.",
+            "The bridge was opened on Monday by the mayor!",
+        ],
+    )
+    answerer = ExtractiveAnswerer(HashingEmbedder(), {"dup": doc}.get, threshold=0.1)
+    answer = answerer.answer("When was the bridge opened?", [make_hit(doc, 1, 3)], [])
+    assert answer.answer.count("bridge") == 1
+
+
+def test_stream_yields_the_text_then_the_answer(answerer: ExtractiveAnswerer) -> None:
+    items = list(answerer.stream("How many Afghan soldiers crossed the border?", HITS, []))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    deltas = items[:-1]
+    assert all(isinstance(d, str) for d in deltas)
+    assert len(deltas) == len(final.citations) >= 2
+    assert "".join(str(d) for d in deltas) == final.answer
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+def test_sentence_vectors_are_cached_and_bounded() -> None:
+    embedder = CountingEmbedder()
+    cache = VectorCache(embedder, maxsize=2)
+    first = cache.vectors(["a b", "c d", "a b"])
+    assert embedder.embedded == ["a b", "c d"]
+    assert first.shape == (3, embedder.dimension)
+    cache.vectors(["c d", "a b"])
+    assert embedder.embedded == ["a b", "c d"]
+    cache.vectors(["e f"])  # evicts the least recently used ("c d")
+    cache.vectors(["a b", "c d"])
+    assert embedder.embedded == ["a b", "c d", "e f", "c d"]
+    assert cache.vectors([]).shape == (0, embedder.dimension)
+
+
+def test_question_is_embedded_with_sentences_in_one_batch() -> None:
+    embedder = CountingEmbedder()
+    answerer = ExtractiveAnswerer(embedder, DOCS.get, threshold=0.3)
+    calls: list[int] = []
+    original = embedder.embed
+
+    def counting(texts: Sequence[str]) -> Vectors:
+        calls.append(len(texts))
+        return original(texts)
+
+    embedder.embed = counting  # type: ignore[method-assign]
+    answerer.answer("How long is the border?", HITS, [])
+    answerer.answer("How long is the border?", HITS, [])
+    assert calls == [10]  # question + 9 sentences, then all cached
