@@ -120,4 +120,5 @@ class OpenAIEmbedder:
             self._model,
             (time.perf_counter() - started) * 1000,
         )
-        return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+        unit: Vectors = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return unit

@@ -1,0 +1,390 @@
+"""ChunkStore on Chroma, embedded (PersistentClient) or a server (HttpClient).
+
+Two collections: chunks (our vectors, cosine space, chunk metadata) and documents (one
+record per document holding its full original text, plus a ``__revision__`` record that
+changes on every write so other processes can notice). Chroma never embeds anything:
+every write passes ``embeddings=`` and every query ``query_embeddings=``, and both
+collections are opened with ``embedding_function=None``.
+
+Crash safety of ``upsert_document``: (1) upsert the new chunks, (2) upsert the document
+record with the new hash, (3) delete the document's chunks that are not part of the new
+version. Chunk ids should embed the content hash, so that the old version stays whole
+(rather than half overwritten) until step 3; correctness does not depend on it.
+A crash before (2) leaves the old hash in the record, so a re-ingest redoes all three
+steps; a crash before (3) leaves extra chunks that ``prune_orphans`` or the next upsert
+removes. Either way the end state is the same as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import chromadb
+import httpx
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.errors import ChromaError
+
+from qa.config import Settings
+from qa.errors import EmbedderMismatchError, InputError, QAError, StoreError
+from qa.ports import Vectors
+from qa.store import (
+    chunk_from_record,
+    chunk_metadata,
+    document_from_record,
+    document_info,
+    document_metadata,
+    epoch_seconds,
+    hit_from_record,
+)
+from qa.types import Chunk, Document, DocumentInfo, Filters, Hit
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ClientFactory = Callable[[], ClientAPI]
+Where = dict[str, Any]
+
+REVISION_ID = "__revision__"
+_DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # documents are read by id, never searched
+_PAGE = 1000
+HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+
+def make_chroma_client(settings: Settings) -> ClientAPI:
+    """An HttpClient for ``settings.chroma_url``, else a PersistentClient in data_dir/chroma."""
+    chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlsplit(settings.chroma_url)
+        ssl = url.scheme == "https"
+        client = chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if ssl else 8000),
+            ssl=ssl,
+            settings=chroma_settings,
+        )
+        # chromadb 1.5 builds its httpx session with timeout=None and offers no setting, so a
+        # stalled server would hang every request thread; bound it (best effort, private API).
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = HTTP_TIMEOUT
+        return client
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _retryable(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(seen, httpx.HTTPStatusError):
+            return seen.response.status_code == 429 or seen.response.status_code >= 500
+        if isinstance(seen, ChromaError):
+            return seen.code() == 429 or seen.code() >= 500
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _where(filters: Filters | None) -> Where | None:
+    clauses: list[Where] = []
+    if filters is not None:
+        if filters.source is not None:
+            clauses.append({"source": {"$in": list(filters.source)}})
+        if filters.doc_id is not None:
+            clauses.append({"doc_id": {"$in": list(filters.doc_id)}})
+        if filters.published_after is not None:
+            clauses.append({"published_ts": {"$gte": epoch_seconds(filters.published_after)}})
+        if filters.published_before is not None:
+            clauses.append({"published_ts": {"$lte": epoch_seconds(filters.published_before)}})
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None
+
+
+@dataclass(frozen=True)
+class _Conn:
+    client: ClientAPI
+    chunks: Collection
+    documents: Collection
+    max_batch: int
+
+
+class ChromaChunkStore:
+    """The ChunkStore port on Chroma. Thread-safe; every Chroma failure becomes StoreError.
+
+    The client is created lazily from ``client_factory`` and dropped after any failure, so
+    the service starts while Chroma is down and recovers, without a restart, once it is up.
+    """
+
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        settings: Settings | None = None,
+        *,
+        chunks_collection: str | None = None,
+        documents_collection: str | None = None,
+    ) -> None:
+        """Collection names: the explicit ones, else those in ``settings``, else the defaults."""
+        self._factory = client_factory
+        self._chunks_name = chunks_collection or (
+            settings.chunks_collection if settings else "qa_chunks"
+        )
+        self._documents_name = documents_collection or (
+            settings.documents_collection if settings else "qa_documents"
+        )
+        self._conn: _Conn | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChromaChunkStore:
+        return cls(partial(make_chroma_client, settings), settings)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _connect(self) -> _Conn:
+        with self._lock:
+            if self._conn is None:
+                client = self._factory()
+                chunks = client.get_or_create_collection(
+                    self._chunks_name,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+                documents = client.get_or_create_collection(
+                    self._documents_name, embedding_function=None
+                )
+                self._conn = _Conn(client, chunks, documents, client.get_max_batch_size())
+            return self._conn
+
+    def _run(self, what: str, call: Callable[[_Conn], T]) -> T:
+        try:
+            return call(self._connect())
+        except QAError:
+            raise
+        except Exception as exc:  # chromadb raises ValueError, httpx and Rust errors alike
+            with self._lock:
+                self._conn = None  # reconnect on the next call (server restarted, moved)
+            logger.warning("chroma %s failed: %s: %s", what, type(exc).__name__, exc)
+            raise StoreError(
+                f"Chroma {what} failed: {type(exc).__name__}: {exc}", retryable=_retryable(exc)
+            ) from exc
+
+    @staticmethod
+    def _bump_revision(conn: _Conn) -> None:
+        conn.documents.upsert(
+            ids=[REVISION_ID],
+            embeddings=_DUMMY_VECTOR,
+            metadatas=[{"kind": "revision", "revision": uuid.uuid4().hex}],
+        )
+
+    def _pages(self, what: str, collection: str, **get: Any) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+
+            def page(conn: _Conn, offset: int = offset) -> dict[str, Any]:
+                col = conn.chunks if collection == "chunks" else conn.documents
+                return dict(col.get(limit=_PAGE, offset=offset, **get))
+
+            result = self._run(what, page)
+            yield result
+            if len(result["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def _document_metas(self) -> Iterator[Mapping[str, Any]]:
+        for page in self._pages(
+            "list_documents", "documents", where={"kind": "document"}, include=["metadatas"]
+        ):
+            yield from page["metadatas"] or []
+
+    # --- ChunkStore ----------------------------------------------------------------------
+
+    def check_embedder(self, embedder_name: str, dimension: int) -> None:
+        def check(conn: _Conn) -> tuple[object, object] | None:
+            # Read fresh: another process may have recorded it since we connected.
+            collection = conn.client.get_collection(self._chunks_name, embedding_function=None)
+            meta = dict(collection.metadata or {})
+            if "embedder" in meta:
+                return meta["embedder"], meta.get("embedder_dimension")
+            meta.update(embedder=embedder_name, embedder_dimension=dimension)
+            collection.modify(metadata=meta)
+            return None
+
+        recorded = self._run("check_embedder", check)
+        if recorded is not None and recorded != (embedder_name, dimension):
+            raise EmbedderMismatchError(
+                f"Chroma collection {self._chunks_name!r} was built with embedder "
+                f"{recorded[0]} ({recorded[1]} dims), but {embedder_name} ({dimension} dims) "
+                "is configured. Switch back to that embedder, or set QA_CHUNKS_COLLECTION to a "
+                "new name and re-ingest (or delete the collection and re-ingest)."
+            )
+
+    def document_hash(self, doc_id: str) -> str | None:
+        if doc_id == REVISION_ID:
+            return None
+        result = self._run(
+            "document_hash", lambda c: c.documents.get(ids=[doc_id], include=["metadatas"])
+        )
+        metas = result["metadatas"] or []
+        return str(metas[0]["content_hash"]) if metas else None
+
+    def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        if doc.doc_id == REVISION_ID:
+            raise InputError(f"{REVISION_ID!r} is reserved and cannot be a document id")
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
+            raise ValueError(f"{len(chunks)} chunks need as many vectors, got {matrix.shape}")
+        if any(chunk.doc_id != doc.doc_id for chunk in chunks):
+            raise ValueError(f"chunks passed with document {doc.doc_id} belong to another")
+        ids = [chunk.chunk_id for chunk in chunks]
+
+        def write(conn: _Conn) -> None:
+            for start in range(0, len(chunks), conn.max_batch):
+                part = slice(start, start + conn.max_batch)
+                conn.chunks.upsert(
+                    ids=ids[part],
+                    embeddings=matrix[part],
+                    documents=[chunk.text for chunk in chunks[part]],
+                    metadatas=[chunk_metadata(doc, chunk) for chunk in chunks[part]],
+                )
+            conn.documents.upsert(
+                ids=[doc.doc_id],
+                embeddings=_DUMMY_VECTOR,
+                documents=[doc.text],
+                metadatas=[document_metadata(doc, len(chunks))],
+            )
+            stored = conn.chunks.get(where={"doc_id": doc.doc_id}, include=[])["ids"]
+            stale = sorted(set(stored) - set(ids))
+            for start in range(0, len(stale), conn.max_batch):
+                conn.chunks.delete(ids=stale[start : start + conn.max_batch])
+            self._bump_revision(conn)
+
+        self._run("upsert_document", write)
+        logger.info("stored doc_id=%s chunks=%d", doc.doc_id, len(chunks))
+
+    def delete_document(self, doc_id: str) -> bool:
+        if doc_id == REVISION_ID or self.document_hash(doc_id) is None:
+            return False
+
+        def delete(conn: _Conn) -> None:
+            # Record first: if we die before the chunks go, a re-ingest still sees the
+            # document as absent, and prune_orphans removes the leftovers.
+            conn.documents.delete(ids=[doc_id])
+            conn.chunks.delete(where={"doc_id": doc_id})
+            self._bump_revision(conn)
+
+        self._run("delete_document", delete)
+        return True
+
+    def prune_orphans(self) -> int:
+        """Delete chunks whose document has no record or another hash; returns how many.
+
+        Run it while no other process is ingesting (e.g. when ``qa ingest`` starts): a
+        document between steps (1) and (2) of an upsert would look orphaned.
+        """
+        hashes = {meta["doc_id"]: meta["content_hash"] for meta in self._document_metas()}
+        orphans: list[str] = []
+        for page in self._pages("prune_orphans", "chunks", include=["metadatas"]):
+            for chunk_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                if hashes.get(meta["doc_id"]) != meta["content_hash"]:
+                    orphans.append(chunk_id)
+        if orphans:
+
+            def delete(conn: _Conn) -> None:
+                for start in range(0, len(orphans), conn.max_batch):
+                    conn.chunks.delete(ids=orphans[start : start + conn.max_batch])
+                self._bump_revision(conn)
+
+            self._run("prune_orphans", delete)
+            logger.info("pruned %d orphan chunks", len(orphans))
+        return len(orphans)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        if doc_id == REVISION_ID:
+            return None
+        result = self._run(
+            "get_document",
+            lambda c: c.documents.get(ids=[doc_id], include=["documents", "metadatas"]),
+        )
+        if not result["ids"]:
+            return None
+        meta = (result["metadatas"] or [])[0]
+        return document_from_record((result["documents"] or [""])[0], meta)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        return sorted(
+            (document_info(meta) for meta in self._document_metas()), key=lambda d: d.doc_id
+        )
+
+    def sources(self) -> list[str]:
+        return sorted({str(meta["source"]) for meta in self._document_metas()})
+
+    def query(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
+        if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
+            return []  # Chroma rejects an empty $in; nothing can match it anyway
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        result = self._run(
+            "query",
+            lambda c: c.chunks.query(
+                query_embeddings=query,
+                n_results=k,
+                where=_where(filters),
+                include=["documents", "metadatas", "distances"],
+            ),
+        )
+        ids = result["ids"][0]
+        texts = (result["documents"] or [[]])[0]
+        metas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [
+            hit_from_record(ids[i], texts[i], metas[i], 1.0 - float(distances[i]))
+            for i in range(len(ids))
+        ]
+
+    def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
+        wanted = list(dict.fromkeys(chunk_ids))
+        found: dict[str, Hit] = {}
+
+        def fetch(conn: _Conn) -> None:
+            for start in range(0, len(wanted), conn.max_batch):
+                part = wanted[start : start + conn.max_batch]
+                result = conn.chunks.get(ids=part, include=["documents", "metadatas"])
+                texts = result["documents"] or []
+                metas = result["metadatas"] or []
+                for i, chunk_id in enumerate(result["ids"]):
+                    found[chunk_id] = hit_from_record(chunk_id, texts[i], metas[i], 0.0)
+
+        if wanted:
+            self._run("get_hits", fetch)
+        return [found[chunk_id] for chunk_id in wanted if chunk_id in found]
+
+    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        for page in self._pages("iter_chunks", "chunks", include=["documents", "metadatas"]):
+            texts = page["documents"] or []
+            metas = page["metadatas"] or []
+            for i, chunk_id in enumerate(page["ids"]):
+                yield chunk_from_record(chunk_id, texts[i], metas[i]), dict(metas[i])
+
+    def revision(self) -> str:
+        result = self._run(
+            "revision", lambda c: c.documents.get(ids=[REVISION_ID], include=["metadatas"])
+        )
+        metas = result["metadatas"] or []
+        return str(metas[0]["revision"]) if metas else ""
+
+    def ping(self) -> None:
+        self._run("ping", lambda c: c.client.heartbeat())
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        return self._run("count", lambda c: c.chunks.count())

@@ -1,0 +1,453 @@
+"""ChromaChunkStore against real Chroma: embedded (PersistentClient) and `chroma run` server."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+import pytest
+from chromadb.api.models.Collection import Collection
+from fakes.chroma_server import ChromaServer
+
+from qa.config import Settings
+from qa.embeddings.hashing import HashingEmbedder
+from qa.errors import EmbedderMismatchError, InputError, StoreError
+from qa.store.chroma import HTTP_TIMEOUT, REVISION_ID, ChromaChunkStore, make_chroma_client
+from qa.types import Chunk, Document, Filters
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+EMBEDDER = HashingEmbedder(64)
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+StoreMaker = Callable[[], ChromaChunkStore]
+
+
+def make_doc(
+    doc_id: str,
+    lines: list[str],
+    *,
+    source: str = "asianews",
+    published_at: datetime | None = datetime(2021, 7, 6, 11, 48, tzinfo=UTC),
+    excluded: frozenset[int] = frozenset(),
+) -> tuple[Document, list[Chunk]]:
+    """A document and one chunk per non-empty, non-excluded line (ids embed the hash)."""
+    text = "\n".join(lines)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    doc = Document(
+        doc_id=doc_id,
+        source=source,
+        title=lines[0] if lines else "",
+        url=f"https://example.org/{doc_id}",
+        publisher="Example News",
+        published_at=published_at,
+        metadata={"lang": "en", "words": len(text.split())},
+        lines=tuple(lines),
+        excluded=excluded,
+        content_hash=digest,
+    )
+    chunks: list[Chunk] = []
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and number not in excluded:
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc_id}:{digest[:12]}:{len(chunks)}",
+                    doc_id=doc_id,
+                    index=len(chunks),
+                    text=line,
+                    line_start=number,
+                    line_end=number,
+                    char_start=offset,
+                    char_end=offset + len(line),
+                )
+            )
+        offset += len(line) + 1
+    return doc, chunks
+
+
+def store_doc(store: ChromaChunkStore, doc: Document, chunks: list[Chunk]) -> None:
+    store.upsert_document(doc, chunks, EMBEDDER.embed([c.text for c in chunks]))
+
+
+def chunk_ids(store: ChromaChunkStore) -> list[str]:
+    return sorted(chunk.chunk_id for chunk, _ in store.iter_chunks())
+
+
+ARTICLE = [
+    "Putin ready to help Tajiks against the Taliban",
+    "Russia is ready to help Tajikistan against the Afghan Taliban.",
+    "",
+    "Share this story",
+    "Tajik border guards let 1,037 Afghan soldiers into their territory.",
+]
+
+
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.server)])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    """New store objects on one backend and one pair of collections (fresh per test)."""
+    suffix = uuid.uuid4().hex[:8]
+    if request.param == "embedded":
+        settings = Settings(_env_file=None, data_dir=tmp_path)
+    else:
+        url = request.getfixturevalue("chroma_server")
+        settings = Settings(_env_file=None, data_dir=tmp_path, chroma_url=url)
+    settings = settings.model_copy(
+        update={"chunks_collection": f"chunks-{suffix}", "documents_collection": f"docs-{suffix}"}
+    )
+    return partial(ChromaChunkStore.from_settings, settings)
+
+
+@pytest.fixture
+def store(make_store: StoreMaker) -> ChromaChunkStore:
+    return make_store()
+
+
+def test_round_trip(store: ChromaChunkStore) -> None:
+    doc, chunks = make_doc("a1", ARTICLE, excluded=frozenset({4}))
+    assert store.document_hash("a1") is None
+    store_doc(store, doc, chunks)
+
+    assert store.document_hash("a1") == doc.content_hash
+    assert store.get_document("a1") == doc
+    assert store.get_document("missing") is None
+    [info] = store.list_documents()
+    assert (info.doc_id, info.line_count, info.chunk_count) == ("a1", 5, 3)
+    assert info.published_at == doc.published_at
+    assert store.sources() == ["asianews"]
+
+    stored = dict(store.iter_chunks())
+    assert {c.chunk_id for c in stored} == {c.chunk_id for c in chunks}
+    by_id = {c.chunk_id: (c, meta) for c, meta in stored.items()}
+    first, meta = by_id[chunks[0].chunk_id]
+    assert first == chunks[0]
+    assert meta["published_ts"] == int(doc.published_at.timestamp())  # type: ignore[union-attr]
+    assert meta["content_hash"] == doc.content_hash
+    assert meta["source"] == "asianews"
+
+    target = chunks[2]
+    [best, *_] = store.query(EMBEDDER.embed([target.text])[0], k=3)
+    assert best.chunk_id == target.chunk_id
+    assert best.score == pytest.approx(1.0, abs=1e-4)
+    assert (best.line_start, best.line_end, best.text) == (5, 5, target.text)
+    assert best.published_at == doc.published_at
+    assert best.url == doc.url
+
+    hits = store.get_hits([chunks[2].chunk_id, "nope", chunks[0].chunk_id, chunks[2].chunk_id])
+    assert [h.chunk_id for h in hits] == [chunks[2].chunk_id, chunks[0].chunk_id]
+    assert all(h.score == 0.0 for h in hits)
+    assert store.get_hits([]) == []
+    store.ping()
+
+
+def test_empty_store(store: ChromaChunkStore) -> None:
+    assert store.query(EMBEDDER.embed(["anything"])[0], k=5) == []
+    assert list(store.iter_chunks()) == []
+    assert store.list_documents() == []
+    assert store.sources() == []
+    assert store.revision() == ""
+    assert store.delete_document("nope") is False
+
+
+def test_document_without_chunks_or_lines(store: ChromaChunkStore) -> None:
+    empty, _ = make_doc("empty", [], published_at=None)
+    store.upsert_document(empty, [], np.zeros((0, 64), dtype=np.float32))
+    assert store.get_document("empty") == empty
+    only_blank, _ = make_doc("blank", [""], published_at=None)
+    store.upsert_document(only_blank, [], np.zeros((0, 64), dtype=np.float32))
+    assert store.get_document("blank") == only_blank
+    assert list(store.iter_chunks()) == []
+
+
+def test_upsert_is_idempotent(store: ChromaChunkStore) -> None:
+    doc, chunks = make_doc("a1", ARTICLE)
+    store_doc(store, doc, chunks)
+    before = chunk_ids(store)
+    store_doc(store, doc, chunks)
+    assert chunk_ids(store) == before
+    assert len(before) == 4
+    assert len(store.list_documents()) == 1
+
+
+def test_changed_content_replaces_chunks(store: ChromaChunkStore) -> None:
+    old, old_chunks = make_doc("a1", ARTICLE)
+    store_doc(store, old, old_chunks)
+    new, new_chunks = make_doc("a1", [*ARTICLE[:2], "A correction was appended."])
+    store_doc(store, new, new_chunks)
+    assert chunk_ids(store) == sorted(c.chunk_id for c in new_chunks)
+    assert store.document_hash("a1") == new.content_hash
+    assert store.get_document("a1") == new
+    texts = [h.text for h in store.query(EMBEDDER.embed([ARTICLE[4]])[0], k=10)]
+    assert ARTICLE[4] not in texts
+
+
+def test_fewer_chunks_same_hash_drops_the_extra_ones(store: ChromaChunkStore) -> None:
+    doc, chunks = make_doc("a1", ARTICLE)
+    store_doc(store, doc, chunks)
+    store_doc(store, doc, chunks[:2])  # e.g. re-chunked with another size
+    assert chunk_ids(store) == sorted(c.chunk_id for c in chunks[:2])
+
+
+def fail_on(monkeypatch: pytest.MonkeyPatch, method: str, collection_prefix: str) -> None:
+    """Make Collection.<method> die for one collection, like a SIGKILL at that step."""
+    real = getattr(Collection, method)
+
+    def dying(self: Collection, *args: Any, **kwargs: Any) -> Any:
+        if self.name.startswith(collection_prefix):
+            raise RuntimeError("simulated crash")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, method, dying)
+
+
+def test_crash_after_new_chunks_then_reingest_converges(
+    make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, old_chunks = make_doc("a1", ARTICLE)
+    store_doc(make_store(), old, old_chunks)
+    new, new_chunks = make_doc("a1", [*ARTICLE[:2], "A correction was appended."])
+
+    with monkeypatch.context() as patch:
+        fail_on(patch, "upsert", "docs-")  # step 2 never happens
+        with pytest.raises(StoreError, match="simulated crash"):
+            store_doc(make_store(), new, new_chunks)
+
+    restarted = make_store()
+    assert restarted.document_hash("a1") == old.content_hash  # so the ingester redoes it
+    store_doc(restarted, new, new_chunks)
+    assert chunk_ids(restarted) == sorted(c.chunk_id for c in new_chunks)
+    assert restarted.prune_orphans() == 0
+    assert restarted.get_document("a1") == new
+
+
+def test_crash_before_stale_delete_is_pruned(
+    make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, old_chunks = make_doc("a1", ARTICLE)
+    store_doc(make_store(), old, old_chunks)
+    new, new_chunks = make_doc("a1", [*ARTICLE[:2], "A correction was appended."])
+    with monkeypatch.context() as patch:
+        fail_on(patch, "delete", "chunks-")  # step 3 never happens
+        with pytest.raises(StoreError):
+            store_doc(make_store(), new, new_chunks)
+
+    restarted = make_store()
+    assert restarted.document_hash("a1") == new.content_hash
+    assert len(chunk_ids(restarted)) == len(old_chunks) + len(new_chunks)
+    assert restarted.prune_orphans() == len(old_chunks)
+    assert chunk_ids(restarted) == sorted(c.chunk_id for c in new_chunks)
+
+
+def test_delete_document(store: ChromaChunkStore) -> None:
+    for doc_id in ("a1", "a2"):
+        store_doc(store, *make_doc(doc_id, ARTICLE))
+    assert store.delete_document("a1") is True
+    assert store.delete_document("a1") is False
+    assert store.get_document("a1") is None
+    assert {c.doc_id for c, _ in store.iter_chunks()} == {"a2"}
+    assert [d.doc_id for d in store.list_documents()] == ["a2"]
+
+
+def test_prune_orphans_of_a_vanished_record(
+    store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_doc(store, *make_doc("a1", ARTICLE))
+    store_doc(store, *make_doc("a2", ARTICLE))
+    with monkeypatch.context() as patch:
+        fail_on(patch, "delete", "chunks-")  # record deleted, chunks left behind
+        with pytest.raises(StoreError):
+            store.delete_document("a1")
+    assert store.document_hash("a1") is None
+    assert store.prune_orphans() == 4
+    assert {c.doc_id for c, _ in store.iter_chunks()} == {"a2"}
+    assert store.prune_orphans() == 0
+
+
+def test_filters(store: ChromaChunkStore) -> None:
+    july = datetime(2021, 7, 6, tzinfo=UTC)
+    store_doc(store, *make_doc("a1", ARTICLE, source="asianews", published_at=july))
+    store_doc(store, *make_doc("r1", ARTICLE, source="rt", published_at=july + timedelta(days=2)))
+    store_doc(store, *make_doc("u1", ARTICLE, source="rt", published_at=None))
+    vector = EMBEDDER.embed([ARTICLE[1]])[0]
+
+    def docs(filters: Filters | None) -> set[str]:
+        return {hit.doc_id for hit in store.query(vector, k=50, filters=filters)}
+
+    assert docs(None) == {"a1", "r1", "u1"}
+    assert docs(Filters(source=["rt"])) == {"r1", "u1"}
+    assert docs(Filters(doc_id=["a1", "u1"])) == {"a1", "u1"}
+    assert docs(Filters(published_after=july + timedelta(days=1))) == {"r1"}
+    assert docs(Filters(published_before=july + timedelta(hours=1))) == {"a1"}
+    naive_day = datetime(2021, 7, 6)  # naive means UTC; both bounds are inclusive
+    assert docs(Filters(published_after=naive_day, published_before=naive_day)) == {"a1"}
+    one_second_later = naive_day + timedelta(seconds=1)
+    assert docs(Filters(published_after=one_second_later, published_before=july)) == set()
+    assert docs(Filters(published_after=naive_day, source=["asianews", "rt"])) == {"a1", "r1"}
+    assert docs(Filters(source=["rt"], doc_id=["a1"])) == set()
+    assert docs(Filters(source=[])) == set()
+    assert store.sources() == ["asianews", "rt"]
+    assert all(h.doc_id == "a1" for h in store.query(vector, k=2, filters=Filters(doc_id=["a1"])))
+
+
+def test_embedder_mismatch(make_store: StoreMaker) -> None:
+    store = make_store()
+    store.check_embedder("hashing:64", 64)
+    store.check_embedder("hashing:64", 64)
+    other = make_store()  # the record is on the collection, not in the object
+    other.check_embedder("hashing:64", 64)
+    with pytest.raises(EmbedderMismatchError, match="QA_CHUNKS_COLLECTION") as info:
+        other.check_embedder("local:all-MiniLM-L6-v2-onnx-int8", 384)
+    assert "hashing:64" in str(info.value)
+    with pytest.raises(EmbedderMismatchError):
+        store.check_embedder("hashing:64", 128)
+
+
+def test_revision_seen_across_store_instances(make_store: StoreMaker) -> None:
+    reader, writer = make_store(), make_store()
+    seen = {reader.revision()}
+    store_doc(writer, *make_doc("a1", ARTICLE))
+    seen.add(reader.revision())
+    store_doc(writer, *make_doc("a1", [*ARTICLE, "Update."]))
+    seen.add(reader.revision())
+    writer.delete_document("a1")
+    seen.add(reader.revision())
+    assert len(seen) == 4
+    assert reader.revision() == reader.revision()  # stable without writes
+    assert REVISION_ID not in {d.doc_id for d in reader.list_documents()}
+    assert reader.get_document(REVISION_ID) is None
+    assert reader.document_hash(REVISION_ID) is None
+
+
+def test_reserved_id_is_refused(store: ChromaChunkStore) -> None:
+    doc, chunks = make_doc(REVISION_ID, ARTICLE)
+    with pytest.raises(InputError):
+        store_doc(store, doc, chunks)
+
+
+def test_large_upserts_are_batched(tmp_path: Path) -> None:
+    def small_batches() -> Any:
+        client = chromadb.PersistentClient(path=str(tmp_path / "c"))
+        client.get_max_batch_size = lambda: 3  # type: ignore[method-assign]
+        return client
+
+    store = ChromaChunkStore(small_batches, chunks_collection="small-chunks")
+    lines = [f"Line number {i} about the Taliban and Tajikistan." for i in range(10)]
+    doc, chunks = make_doc("big", lines)
+    store_doc(store, doc, chunks)
+    assert len(chunk_ids(store)) == 10
+    assert len(store.get_hits([c.chunk_id for c in chunks])) == 10
+    shorter, short_chunks = make_doc("big", lines[:2])
+    store_doc(store, shorter, short_chunks)
+    assert chunk_ids(store) == sorted(c.chunk_id for c in short_chunks)
+    client = chromadb.PersistentClient(path=str(tmp_path / "c"))
+    names = {c.name for c in client.list_collections()}
+    assert names == {"small-chunks", "qa_documents"}  # explicit name, then the default
+
+
+def test_paged_reads(store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qa.store.chroma._PAGE", 2)
+    for doc_id in ("a1", "a2", "a3"):
+        store_doc(store, *make_doc(doc_id, ARTICLE))
+    assert store.count() == 12
+    assert len(chunk_ids(store)) == 12 == len(set(chunk_ids(store)))
+    assert [d.doc_id for d in store.list_documents()] == ["a1", "a2", "a3"]
+    assert store.prune_orphans() == 0
+
+
+def test_mismatched_vectors_are_refused(store: ChromaChunkStore) -> None:
+    doc, chunks = make_doc("a1", ARTICLE)
+    with pytest.raises(ValueError, match="vectors"):
+        store.upsert_document(doc, chunks, EMBEDDER.embed(["only one"]))
+    _, other_chunks = make_doc("b1", ARTICLE)
+    with pytest.raises(ValueError, match="another"):
+        store_doc(store, doc, other_chunks)
+    assert store.document_hash("a1") is None
+
+
+def test_never_uses_chromas_embedding_function(
+    make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma's default embedder downloads weights; it must never even be constructed."""
+    from chromadb.api.types import DefaultEmbeddingFunction
+    from chromadb.utils.embedding_functions import onnx_mini_lm_l6_v2
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Chroma's own embedding function was used")
+
+    monkeypatch.setattr(onnx_mini_lm_l6_v2.ONNXMiniLM_L6_V2, "__init__", forbidden)
+    monkeypatch.setattr(DefaultEmbeddingFunction, "__call__", forbidden)
+    store = make_store()
+    doc, chunks = make_doc("a1", ARTICLE)
+    store_doc(store, doc, chunks)
+    assert store.query(EMBEDDER.embed([ARTICLE[1]])[0], k=1)[0].text == ARTICLE[1]
+    assert store.get_document("a1") == doc
+
+
+def test_local_embedder_end_to_end(store: ChromaChunkStore, local_embedder: Any) -> None:
+    for path in sorted(SEEDS.glob("*.txt")):
+        lines = path.read_text().split("\n")
+        doc, chunks = make_doc(path.stem, lines, source=path.stem)
+        store.upsert_document(doc, chunks, local_embedder.embed([c.text for c in chunks]))
+    store.check_embedder(local_embedder.name, local_embedder.dimension)
+    question = "Does Russia consider the Taliban a terrorist organisation?"
+    [best, second, *_] = store.query(local_embedder.embed([question])[0], k=3)
+    assert "the Taliban is considered a terrorist organisation" in best.text
+    assert 0.5 < best.score <= 1.0
+    assert best.score > second.score
+    assert (best.doc_id, best.line_start) == ("000_4e774364687dacde", 5)
+
+
+@pytest.mark.server
+def test_make_chroma_client_modes(chroma_server: str, tmp_path: Path) -> None:
+    embedded = make_chroma_client(Settings(_env_file=None, data_dir=tmp_path))
+    assert (tmp_path / "chroma").is_dir()
+    assert embedded.heartbeat() > 0
+    remote = make_chroma_client(Settings(_env_file=None, chroma_url=chroma_server))
+    assert remote.heartbeat() > 0
+    # A stalled server must not hang request threads forever (chromadb's default is None).
+    assert remote._server._session.timeout == HTTP_TIMEOUT  # type: ignore[attr-defined]
+
+
+@pytest.mark.server
+def test_store_error_while_server_down_and_recovery(
+    chroma_server_factory: ChromaServer, tmp_path: Path
+) -> None:
+    server = chroma_server_factory
+    settings = Settings(_env_file=None, data_dir=tmp_path, chroma_url=server.url)
+    store = ChromaChunkStore.from_settings(settings)  # Chroma not running yet: still fine
+    with pytest.raises(StoreError) as info:
+        store.ping()
+    assert info.value.retryable is True
+
+    server.start()
+    store.ping()
+    doc, chunks = make_doc("a1", ARTICLE)
+    store_doc(store, doc, chunks)
+    revision = store.revision()
+
+    server.stop()
+    vector = EMBEDDER.embed([ARTICLE[1]])[0]
+    for call in (store.ping, store.revision, lambda: store.query(vector, 3)):
+        with pytest.raises(StoreError) as info:
+            call()
+        assert info.value.retryable is True
+        assert info.value.__cause__ is not None  # the vendor error, chained
+
+    server.start()  # same port and data: the same object recovers
+    assert store.revision() == revision
+    assert store.query(vector, k=1)[0].text == ARTICLE[1]
+    assert store.get_document("a1") == doc
+
+
+def test_store_errors_wrap_invalid_requests(store: ChromaChunkStore) -> None:
+    store_doc(store, *make_doc("a1", ARTICLE))
+    with pytest.raises(StoreError) as info:
+        store.query(np.ones(7, dtype=np.float32), k=1)  # wrong dimension
+    assert info.value.retryable is False
+    assert info.value.__cause__ is not None

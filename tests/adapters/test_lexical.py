@@ -1,0 +1,229 @@
+"""LexicalIndex: BM25 ranking with stemming and stopwords, filters, revision-driven resync."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embeddings.hashing import HashingEmbedder
+from qa.store.chroma import ChromaChunkStore
+from qa.store.lexical import LexicalIndex
+from qa.types import Chunk, Document, Filters
+
+pytestmark = pytest.mark.usefixtures("no_network")
+
+JULY = datetime(2021, 7, 6, tzinfo=UTC)
+ITEMS: list[tuple[str, str, dict[str, object]]] = [
+    (
+        "a:0",
+        "Taliban fighters attacked border posts in Badakhshan.",
+        {"doc_id": "a", "source": "asianews", "published_ts": int(JULY.timestamp())},
+    ),
+    (
+        "a:1",
+        "Putin offered help to Tajikistan in a telephone call.",
+        {"doc_id": "a", "source": "asianews", "published_ts": int(JULY.timestamp())},
+    ),
+    (
+        "r:0",
+        "Afghan soldiers crossed the border fleeing the attack.",
+        {
+            "doc_id": "r",
+            "source": "rt",
+            "published_ts": int((JULY + timedelta(days=2)).timestamp()),
+        },
+    ),
+    (
+        "u:0",
+        "The border attacks continued; the border stayed closed.",
+        {"doc_id": "u", "source": "rt"},
+    ),
+]
+
+
+@pytest.fixture
+def index() -> LexicalIndex:
+    built = LexicalIndex()
+    built.rebuild(ITEMS)
+    return built
+
+
+def ids(results: list[tuple[str, float]]) -> list[str]:
+    return [chunk_id for chunk_id, _ in results]
+
+
+def test_ranking_with_stemming(index: LexicalIndex) -> None:
+    assert len(index) == 4
+    results = index.search("attacks on the borders", k=10)
+    # "attacks"/"attacked"/"attack" share a stem; u:0 repeats "border" and "attack".
+    assert ids(results)[0] == "u:0"
+    assert set(ids(results)) == {"u:0", "a:0", "r:0"}
+    scores = [score for _, score in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(score > 0 for score in scores)
+    assert ids(index.search("Tajikistan", k=10)) == ["a:1"]
+    assert len(index.search("border", k=2)) == 2
+
+
+def test_no_known_terms_or_stopwords_only(index: LexicalIndex) -> None:
+    assert index.search("the of and", k=5) == []
+    assert index.search("zyzzyva", k=5) == []
+    assert index.search("", k=5) == []
+    assert index.search("border", k=0) == []
+
+
+def test_empty_index() -> None:
+    empty = LexicalIndex()
+    assert len(empty) == 0
+    assert empty.search("border", k=5) == []
+    empty.rebuild([("x", "the and of", {"doc_id": "x"})])  # only stopwords
+    assert len(empty) == 1
+    assert empty.search("the", k=5) == []
+
+
+def test_filters(index: LexicalIndex) -> None:
+    query = "border attack"
+    assert set(ids(index.search(query, 10, Filters(source=["rt"])))) == {"r:0", "u:0"}
+    assert ids(index.search(query, 10, Filters(doc_id=["a"]))) == ["a:0"]
+    later = Filters(published_after=JULY + timedelta(days=1))
+    assert ids(index.search(query, 10, later)) == ["r:0"]  # u:0 has no date: excluded
+    earlier = Filters(published_before=datetime(2021, 7, 6))  # naive = UTC, inclusive
+    assert ids(index.search(query, 10, earlier)) == ["a:0"]
+    assert index.search(query, 10, Filters(source=[])) == []
+    assert index.search(query, 10, Filters(source=["rt"], doc_id=["a"])) == []
+
+
+def test_rebuild_replaces_everything(index: LexicalIndex) -> None:
+    index.rebuild([("n:0", "A new article about elections.", {"doc_id": "n"})])
+    assert len(index) == 1
+    assert index.search("border", k=5) == []
+    assert ids(index.search("election", k=5)) == ["n:0"]
+
+
+class FakeStore:
+    """The two ChunkStore methods sync uses; counts reads and can block mid-iteration."""
+
+    def __init__(self, items: list[tuple[str, str, dict[str, object]]]) -> None:
+        self.items = items
+        self.rev = "r1"
+        self.iterations = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def revision(self) -> str:
+        return self.rev
+
+    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        self.iterations += 1
+        self.entered.set()
+        self.release.wait(timeout=10)
+        for n, (chunk_id, text, meta) in enumerate(self.items):
+            chunk = Chunk(
+                chunk_id=chunk_id,
+                doc_id=str(meta["doc_id"]),
+                index=n,
+                text=text,
+                line_start=1,
+                line_end=1,
+                char_start=0,
+                char_end=len(text),
+            )
+            yield chunk, meta
+
+
+def test_sync_rebuilds_only_when_revision_moves() -> None:
+    store = FakeStore(ITEMS)
+    index = LexicalIndex()
+    assert index.sync(store) is True
+    assert index.revision == "r1"
+    assert len(index) == 4
+    assert index.sync(store) is False
+    assert store.iterations == 1
+    store.items = ITEMS[:1]
+    store.rev = "r2"
+    assert index.sync(store) is True
+    assert store.iterations == 2
+    assert len(index) == 1
+    index.rebuild(ITEMS)  # a manual rebuild forgets the revision
+    assert index.revision is None
+    assert index.sync(store) is True
+
+
+def test_searches_during_rebuild_use_the_old_index() -> None:
+    store = FakeStore(ITEMS)
+    index = LexicalIndex()
+    index.sync(store)
+    store.items = [("n:0", "A new article about elections.", {"doc_id": "n"})]
+    store.rev = "r2"
+    store.entered.clear()
+    store.release.clear()
+    worker = threading.Thread(target=index.sync, args=(store,))
+    worker.start()
+    try:
+        assert store.entered.wait(timeout=10)  # the rebuild is reading the store now
+        assert ids(index.search("Tajikistan", k=5)) == ["a:1"]
+        assert index.search("election", k=5) == []
+        assert index.revision == "r1"
+    finally:
+        store.release.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert ids(index.search("election", k=5)) == ["n:0"]
+    assert index.revision == "r2"
+    assert index.sync(store) is False
+    assert store.iterations == 2
+
+
+def article(doc_id: str, lines: list[str], source: str) -> tuple[Document, list[Chunk]]:
+    text = "\n".join(lines)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    doc = Document(
+        doc_id=doc_id, source=source, title=lines[0], lines=tuple(lines), content_hash=digest
+    )
+    chunks, offset = [], 0
+    for n, line in enumerate(lines):
+        chunks.append(
+            Chunk(
+                chunk_id=f"{doc_id}:{digest[:12]}:{n}",
+                doc_id=doc_id,
+                index=n,
+                text=line,
+                line_start=n + 1,
+                line_end=n + 1,
+                char_start=offset,
+                char_end=offset + len(line),
+            )
+        )
+        offset += len(line) + 1
+    return doc, chunks
+
+
+def test_sync_notices_another_store_instance_writing(tmp_path: Path) -> None:
+    """Two processes' stores on one Chroma: the index follows writes made by the other."""
+    embedder = HashingEmbedder(32)
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    reader, writer = (
+        ChromaChunkStore.from_settings(settings),
+        ChromaChunkStore.from_settings(settings),
+    )
+    index = LexicalIndex()
+    assert index.sync(reader) is True
+    assert len(index) == 0
+
+    doc, chunks = article("a", ["Taliban at the border", "Putin offers help"], "asianews")
+    writer.upsert_document(doc, chunks, embedder.embed([c.text for c in chunks]))
+    assert index.sync(reader) is True
+    assert ids(index.search("Putin", k=5)) == [chunks[1].chunk_id]
+    assert index.search("Putin", k=5, filters=Filters(source=["rt"])) == []
+    assert index.sync(reader) is False
+
+    writer.delete_document("a")
+    assert index.sync(reader) is True
+    assert index.search("Putin", k=5) == []
