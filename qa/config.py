@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(30.0, gt=0, description="Timeout of one LLM call, in seconds.")
     llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    min_evidence_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Abstain when the best evidence sentence scores below this "
+        "(unset: the value calibrated on the eval sets).",
+    )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts",

@@ -339,10 +339,11 @@ class QAService:
                 },
             }
         )
-        self.conversations.append(
-            conv,
-            Turn(question=question.strip(), answer=final.answer, standalone_question=standalone),
-        )
+        if conv is not None:
+            turn = Turn(
+                question=question.strip(), answer=final.answer, standalone_question=standalone
+            )
+            self.conversations.append(conv, turn)
         yield final
 
     def readiness(self) -> dict[str, str]:
@@ -366,7 +367,11 @@ def build_service(settings: Settings) -> QAService:
     lexical = LexicalIndex()
     retriever = HybridRetriever(store, embedder, lexical, mode=settings.retrieval_mode)
     documents = store.get_document
-    extractive = ExtractiveAnswerer(embedder, documents)
+    extractive = (
+        ExtractiveAnswerer(embedder, documents)
+        if settings.min_evidence_score is None
+        else ExtractiveAnswerer(embedder, documents, threshold=settings.min_evidence_score)
+    )
     answerer: Any = extractive
     condense = None
     from qa.answering.openai_chat import build_chat_model
