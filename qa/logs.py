@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 from qa.config import Settings
+
+#: The id of the HTTP request being served (set by the API middleware; None elsewhere).
+request_id_var: ContextVar[str | None] = ContextVar("qa_request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the current request id ("-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = request_id_var.get() or "-"
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         request_id = getattr(record, "request_id", None)
-        if request_id:
+        if request_id and request_id != "-":
             data["request_id"] = request_id
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
@@ -30,10 +43,14 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    # On the handler, not a logger: logger filters skip records propagated from children.
+    handler.addFilter(RequestIdFilter())
     if settings.log_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else settings.log_level.upper())

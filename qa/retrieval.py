@@ -23,7 +23,7 @@ RRF_K = 60
 class LexicalSearcher(Protocol):
     """What retrieval needs from the BM25 index."""
 
-    def sync(self, store: ChunkStore) -> None: ...
+    def sync(self, store: ChunkStore) -> object: ...
 
     def search(
         self, query: str, k: int, filters: Filters | None = None

@@ -262,26 +262,27 @@ class QAService:
     ) -> tuple[str | None, str, list[Turn], list[Hit], float]:
         question = self.check_question(question)
         k = self._top_k(top_k)
+        turns: list[Turn]
         if history is not None:
             # The caller carries the conversation (OpenAI-style messages): nothing is stored.
             conversation_id = None
-            history = list(history)
+            turns = list(history)
         elif conversation_id is None:
             conversation_id = self.conversations.new_id()
-            history = []
+            turns = []
         else:
-            history = self.conversations.history(conversation_id)
+            turns = self.conversations.history(conversation_id)
         standalone = question
-        if history:
+        if turns:
             if self._condense is not None:
-                standalone = self._condense(question, history)
+                standalone = self._condense(question, turns)
             else:
-                previous = history[-1].standalone_question or history[-1].question
+                previous = turns[-1].standalone_question or turns[-1].question
                 standalone = f"{previous} {question}"
         started = time.perf_counter()
-        hits = self.retriever.search(standalone, k, filters)
+        hits: list[Hit] = self.retriever.search(standalone, k, filters)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        return conversation_id, standalone, history, hits, retrieve_ms
+        return conversation_id, standalone, turns, hits, retrieve_ms
 
     def ask(
         self,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from qa import __version__
 from qa.api.errors import error_body, install_error_handlers, status_for
+from qa.api.middleware import install_middleware
 from qa.api.routes import router
 from qa.config import Settings, get_settings
 from qa.errors import QAError
@@ -44,6 +45,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.state.service = service
     app.state.settings = settings
     install_error_handlers(app)
+    install_middleware(app, settings)
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
