@@ -1,15 +1,15 @@
 """The error tree. Frontends map these to HTTP statuses / exit codes; nothing else leaks.
 
-    QAError
-    ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
-    │   ├── NotFoundError       unknown document / conversation: 404
-    │   └── IngestError         one document could not be read or parsed (names file/line)
-    ├── ConfigError             settings that cannot work (startup refuses)
-    │   └── EmbedderMismatchError  the collection was built by another embedder
-    └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
-        ├── StoreError          Chroma unreachable or failing: 503
-        ├── EmbedderError       embedding backend failed: 503
-        └── LLMError            chat model failed (timeout, 429, 5xx): fallback or 502
+QAError
+├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
+│   ├── NotFoundError       unknown document / conversation: 404
+│   └── IngestError         one document could not be read or parsed (names file/line)
+├── ConfigError             settings that cannot work (startup refuses)
+│   └── EmbedderMismatchError  the collection was built by another embedder
+└── UpstreamError           a peer failed; ``retryable`` says if trying again may help
+    ├── StoreError          Chroma unreachable or failing: 503
+    ├── EmbedderError       embedding backend failed: 503
+    └── LLMError            chat model failed (timeout, 429, 5xx): fallback or 502
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -47,6 +48,8 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     install_error_handlers(app)
     install_middleware(app, settings)
     app.include_router(router)
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        _mount_slack(app, settings)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -64,3 +67,16 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         return {"status": "ready", "checks": checks}
 
     return app
+
+
+def _mount_slack(app: FastAPI, settings: Settings) -> None:
+    """POST /slack/events, with the bolt app built once around the app's service."""
+    from qa.api.slack_routes import mount_slack
+    from qa.slack.app import build_slack_app
+
+    def bolt_app() -> Any:
+        if getattr(app.state, "slack_app", None) is None:
+            app.state.slack_app = build_slack_app(settings, app.state.service)
+        return app.state.slack_app
+
+    mount_slack(app, bolt_app)

@@ -259,3 +259,13 @@ def get_document(doc_id: str, service: Service) -> DocumentOut:
 def delete_document(doc_id: str, service: Service) -> Response:
     service.delete_document(doc_id)
     return Response(status_code=204)
+
+
+# ------------------------------------------------------------------ feedback
+@router.get("/feedback", tags=["feedback"])
+def list_feedback(
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Newest first.")] = 1000,
+) -> dict[str, list[dict[str, Any]]]:
+    """Thumbs-up/down verdicts from Slack, with question, answer, citations and user."""
+    return {"feedback": service.conversations.list_feedback(limit=limit)}
