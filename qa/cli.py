@@ -194,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: invalid settings: {str(exc).splitlines()[0]} ({exc})", file=sys.stderr)
         return 2
     configure_logging(settings, verbose=args.verbose)
+    if args.command not in ("serve", "slack") and not args.verbose:
+        # One-shot commands print their result; progress logs are for -v.
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         code: int = args.func(args, settings)
     except CLIError as exc:
