@@ -55,8 +55,8 @@ bench: $(VENV)/.dev ## run the benchmarks in bench/ (prints tables, writes PNGs 
 
 lock: $(BIN)/python ## re-pin requirements*.lock from pyproject.toml
 	$(BIN)/pip install -q uv
-	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --python-version 3.11
-	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11
+	$(BIN)/uv pip compile pyproject.toml --universal -o requirements.lock --python-version 3.11
+	$(BIN)/uv pip compile pyproject.toml --universal --extra dev -o requirements-dev.lock --python-version 3.11
 
 clean: ## remove the virtualenv, local data and caches
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage
