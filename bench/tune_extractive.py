@@ -24,13 +24,19 @@ def load(spec: str, k: int) -> tuple[str, object, list[tuple[object, list[object
     return Path(questions).stem, service, [(q, service.search(q.question, k)) for q in qs]
 
 
-def run(name: str, service: object, cases: list[tuple[object, list[object]]], k: int) -> dict[str, float | None]:
+def run(
+    name: str, service: object, cases: list[tuple[object, list[object]]], k: int
+) -> dict[str, float | None]:
     answerer = service.answerer  # type: ignore[attr-defined]
     rows = [score_question(q, hits[:k], answerer.answer(q.question, hits, [])) for q, hits in cases]  # type: ignore[attr-defined]
     t = totals(rows)
     return {
-        "hit": t.hit_at_k, "match": t.answer_match, "prec": t.citation_precision,
-        "rec": t.citation_recall, "first": t.first_citation_exact, "abst": t.abstention,
+        "hit": t.hit_at_k,
+        "match": t.answer_match,
+        "prec": t.citation_precision,
+        "rec": t.citation_recall,
+        "first": t.first_citation_exact,
+        "abst": t.abstention,
         "false_abst": t.false_abstention,
     }
 
@@ -45,7 +51,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--thresholds", default="0.38,0.40,0.43,0.46,0.50,0.55")
     parser.add_argument(
-        "--set", action="append", default=[],
+        "--set",
+        action="append",
+        default=[],
         help="NAME=v1,v2: also vary this constant of qa.answering.extractive",
     )
     args = parser.parse_args()
@@ -55,8 +63,12 @@ def main() -> None:
         name, values = item.split("=", 1)
         grid[name] = [float(x) for x in values.split(",")]
     names = list(grid)
-    print(f"{'set':<16} " + " ".join(f"{n[:10]:>10}" for n in names) + " " + " ".join(
-        f"{h:>6}" for h in ("hit", "match", "prec", "rec", "first", "abst", "f_abst")))
+    print(
+        f"{'set':<16} "
+        + " ".join(f"{n[:10]:>10}" for n in names)
+        + " "
+        + " ".join(f"{h:>6}" for h in ("hit", "match", "prec", "rec", "first", "abst", "f_abst"))
+    )
     for values in itertools.product(*grid.values()):
         setting = dict(zip(names, values, strict=True))
         for name, value in setting.items():
@@ -65,8 +77,12 @@ def main() -> None:
         for set_name, service, cases in sets:
             service.answerer.threshold = setting["threshold"]  # type: ignore[attr-defined]
             m = run(set_name, service, cases, 3)
-            print(f"{set_name[:16]:<16} " + " ".join(f"{v:>10.2f}" for v in values) + " "
-                  + " ".join(f"{fmt(v):>6}" for v in m.values()))
+            print(
+                f"{set_name[:16]:<16} "
+                + " ".join(f"{v:>10.2f}" for v in values)
+                + " "
+                + " ".join(f"{fmt(v):>6}" for v in m.values())
+            )
 
 
 if __name__ == "__main__":

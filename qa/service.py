@@ -127,10 +127,19 @@ class QAService:
             return
         texts = [chunk.text for _, chunks in pending for chunk in chunks]
         vectors = self.embedder.embed(texts)
+        items = []
         offset = 0
         for doc, chunks in pending:
-            self.store.upsert_document(doc, chunks, vectors[offset : offset + len(chunks)])
+            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
+        # One batched write per group when the store offers it (a commit per call is slow).
+        batch = getattr(self.store, "upsert_documents", None)
+        if batch is not None:
+            batch(items)
+        else:
+            for item in items:
+                self.store.upsert_document(*item)
+        for doc, chunks, _ in items:
             report.documents += 1
             report.chunks += len(chunks)
             report.doc_ids.append(doc.doc_id)
@@ -229,7 +238,7 @@ class QAService:
 
     # ---------------------------------------------------------------- questions
     def _top_k(self, top_k: int | None) -> int:
-        k = top_k or self.settings.top_k
+        k = self.settings.top_k if top_k is None else top_k
         if not 1 <= k <= self.settings.max_top_k:
             raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
         return k
@@ -294,18 +303,8 @@ class QAService:
         history: Sequence[Turn] | None = None,
     ) -> Answer:
         """Answer ``question`` with verified citations, remembering the conversation."""
-        result: Answer | None = None
-        for item in self.ask_stream(
-            question,
-            conversation_id=conversation_id,
-            top_k=top_k,
-            filters=filters,
-            history=history,
-        ):
-            if isinstance(item, Answer):
-                result = item
-        assert result is not None
-        return result
+        answers = self._answer(question, conversation_id, top_k, filters, history, streaming=False)
+        return next(item for item in answers if isinstance(item, Answer))
 
     def ask_stream(
         self,
@@ -317,23 +316,40 @@ class QAService:
         history: Sequence[Turn] | None = None,
     ) -> Iterator[str | Answer]:
         """Text deltas, then the final verified Answer."""
+        return self._answer(question, conversation_id, top_k, filters, history, streaming=True)
+
+    def _answer(
+        self,
+        question: str,
+        conversation_id: str | None,
+        top_k: int | None,
+        filters: Filters | None,
+        history: Sequence[Turn] | None,
+        *,
+        streaming: bool,
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         conv, standalone, turns, hits, retrieve_ms = self._prepare(
             question, conversation_id, top_k, filters, history
         )
         answer_started = time.perf_counter()
         final: Answer | None = None
-        for item in self.answerer.stream(standalone, hits, turns):
-            if isinstance(item, Answer):
-                final = item
-            else:
-                yield item
+        if streaming:
+            for item in self.answerer.stream(standalone, hits, turns):
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    yield item
+        else:
+            # One complete call: an LLM answers without streaming overhead.
+            final = self.answerer.answer(standalone, hits, turns)
         assert final is not None
         now = time.perf_counter()
         final = final.model_copy(
             update={
                 "conversation_id": conv,
                 "timings_ms": {
+                    **final.timings_ms,
                     "retrieve": round(retrieve_ms, 2),
                     "answer": round((now - answer_started) * 1000, 2),
                     "total": round((now - started) * 1000, 2),
