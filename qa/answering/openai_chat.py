@@ -75,6 +75,8 @@ class OpenAIChatModel:
             )
         except openai.OpenAIError as exc:
             raise _llm_error(exc) from exc
+        if isinstance(response, str):  # a server that streamed or sent text, not JSON
+            raise LLMError("chat model sent a response that is not a chat completion")
         self.last_usage = _usage(response.usage)
         content = response.choices[0].message.content if response.choices else None
         if not content:

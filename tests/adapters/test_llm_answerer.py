@@ -204,6 +204,16 @@ def test_persistent_500_degrades_to_extractive(server: ChatServer) -> None:
     assert_verified(answer)
 
 
+def test_a_non_json_reply_degrades_to_extractive(server: ChatServer) -> None:
+    # An endpoint that streams although no stream was asked for: the SDK hands back text.
+    server.script(reply_stream("Guards let 1,037 soldiers in [1]."))
+    answer = make_answerer(server, retries=0).answer(QUESTION, HITS, [])
+    assert answer.degraded
+    assert answer.degraded_reason is not None
+    assert "not a chat completion" in answer.degraded_reason
+    assert_verified(answer)
+
+
 def test_timeout_degrades_to_extractive(server: ChatServer) -> None:
     server.script(reply_delay(10), reply_delay(10))
     started = time.monotonic()

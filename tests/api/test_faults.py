@@ -18,7 +18,7 @@ import chromadb
 import httpx
 import pytest
 import uvicorn
-from fakes.chat_server import ChatServer, reply_delay, reply_error, reply_json, reply_stream
+from fakes.chat_server import ChatServer, reply_delay, reply_error, reply_json
 from fakes.chroma_server import ChromaServer, free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -359,8 +359,8 @@ def test_llm_failures_fall_back_to_degraded_extractive_answers(
             assert "HTTP 500" in reasons[0] and "HTTP 429" in reasons[1]
             assert "timed out" in reasons[2]
 
-            # A follow-up: condensing it is a plain completion (with usage), then the stream.
-            chat.script(reply_json(JULY5), reply_stream("Tajik border guards let them in."))
+            # A follow-up: condensing it is one completion (with usage), answering another.
+            chat.script(reply_json(JULY5), reply_json("Tajik border guards let them in."))
             follow_up = client.post(
                 "/v1/ask",
                 json={"question": "And how many?", "conversation_id": answer["conversation_id"]},
@@ -374,8 +374,8 @@ def test_llm_failures_fall_back_to_degraded_extractive_answers(
         for kind in ("server_error", "rate_limit", "timeout"):
             assert f'qa_llm_errors_total{{kind="{kind}"}} 1.0' in metrics
         # The fake server reports 11 prompt and 7 completion tokens per completion.
-        assert 'qa_llm_tokens_total{kind="prompt"} 11.0' in metrics
-        assert 'qa_llm_tokens_total{kind="completion"} 7.0' in metrics
+        assert 'qa_llm_tokens_total{kind="prompt"} 22.0' in metrics
+        assert 'qa_llm_tokens_total{kind="completion"} 14.0' in metrics
         assert (
             'qa_answers_total{answerable="true",degraded="true",mode="extractive"} 3.0' in metrics
         )
