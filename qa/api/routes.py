@@ -15,13 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from qa.api.errors import status_for
 from qa.api.schemas import (
     AskRequest,
-    AskResponse,
     ChatMessage,
     ChatRequest,
     DocumentOut,
     DocumentsList,
     DocumentsRequest,
-    HitOut,
     IngestResponse,
     LineOut,
     LinesOut,
@@ -47,19 +45,18 @@ router = APIRouter(prefix="/v1")
 def search(body: SearchRequest, service: Service) -> SearchResponse:
     """Passages relevant to a query, with their exact source lines."""
     hits = service.search(body.query, body.top_k, body.filters)
-    return SearchResponse(hits=[HitOut(**h.model_dump()) for h in hits])
+    return SearchResponse(hits=hits)
 
 
-@router.post("/ask", response_model=AskResponse, tags=["answers"])
-def ask(body: AskRequest, service: Service) -> AskResponse:
+@router.post("/ask", response_model=Answer, tags=["answers"])
+def ask(body: AskRequest, service: Service) -> Answer:
     """Answer a question with verified line citations."""
-    answer = service.ask(
+    return service.ask(
         body.question,
         conversation_id=body.conversation_id,
         top_k=body.top_k,
         filters=body.filters,
     )
-    return AskResponse(**answer.model_dump())
 
 
 def _sse(event: str, data: object) -> str:
@@ -93,7 +90,7 @@ async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
         try:
             for item in _chain(first, rest):
                 if isinstance(item, Answer):
-                    yield _sse("answer", AskResponse(**item.model_dump()).model_dump(mode="json"))
+                    yield _sse("answer", item.model_dump(mode="json"))
                 else:
                     yield _sse("delta", {"text": item})
         except QAError as exc:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.types import Citation, Filters
+from qa.types import Filters, Hit
 
 
 class _Strict(BaseModel):
@@ -20,21 +20,8 @@ class SearchRequest(_Strict):
     filters: Filters | None = None
 
 
-class HitOut(BaseModel):
-    chunk_id: str
-    doc_id: str
-    source: str
-    title: str
-    url: str | None = None
-    published_at: datetime | None = None
-    line_start: int
-    line_end: int
-    text: str
-    score: float
-
-
 class SearchResponse(BaseModel):
-    hits: list[HitOut]
+    hits: list[Hit]
 
 
 class AskRequest(_Strict):
@@ -44,18 +31,6 @@ class AskRequest(_Strict):
     )
     top_k: int | None = Field(None, ge=1, le=200)
     filters: Filters | None = None
-
-
-class AskResponse(BaseModel):
-    answer: str
-    answerable: bool
-    citations: list[Citation]
-    conversation_id: str | None
-    mode: Literal["extractive", "llm"]
-    degraded: bool
-    degraded_reason: str | None = None
-    dropped_citations: int = 0
-    timings_ms: dict[str, float]
 
 
 class ArticleIn(BaseModel):
