@@ -54,5 +54,5 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else settings.log_level.upper())
-    for noisy in ("httpx", "httpcore", "chromadb", "urllib3", "onnxruntime"):
+    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "urllib3", "onnxruntime", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

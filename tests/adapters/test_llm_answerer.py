@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from fakes.articles import make_doc, make_hit
 from fakes.chat_server import (
     ChatServer,
     reply_delay,
@@ -26,28 +27,9 @@ from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import LLMError
 from qa.prompts import load_prompts
-from qa.types import Answer, Document, Hit, Turn
+from qa.types import Answer, Turn
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
-
-
-def make_doc(doc_id: str, lines: list[str]) -> Document:
-    return Document(
-        doc_id=doc_id, source=f"{doc_id}.txt", title=lines[0], lines=tuple(lines), content_hash="h"
-    )
-
-
-def make_hit(doc: Document, start: int, end: int) -> Hit:
-    return Hit(
-        chunk_id=f"{doc.doc_id}:{start}",
-        doc_id=doc.doc_id,
-        source=doc.source,
-        title=doc.title,
-        line_start=start,
-        line_end=end,
-        text="",
-        score=1.0,
-    )
 
 
 TAJIK = make_doc(

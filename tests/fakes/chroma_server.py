@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+from fakes.net import Loopback, free_port
+
+# free_port stays importable from here: other tests import it from this module.
+__all__ = ["CHROMA_EXE", "ChromaServer", "free_port"]
 
 CHROMA_EXE = Path(sys.executable).parent / "chroma"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ChromaServer:
+class ChromaServer(Loopback):
     """``chroma run --path PATH --host 127.0.0.1 --port PORT`` with start()/stop()."""
 
     def __init__(self, path: Path, port: int | None = None) -> None:
@@ -37,7 +35,7 @@ class ChromaServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout: float = 30.0) -> ChromaServer:
+    def start(self, timeout: float = 30.0) -> Self:
         if self.running:
             return self
         self.path.mkdir(parents=True, exist_ok=True)
@@ -71,14 +69,3 @@ class ChromaServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-    def __enter__(self) -> ChromaServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

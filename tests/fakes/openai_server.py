@@ -17,10 +17,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
+
+from fakes.net import Loopback, close_server, http_url, serve_in_thread
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def embeddings_handler(dimension: int = 64) -> Handler:
     return handle
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(Loopback):
     """``with FakeOpenAIServer() as server: OpenAI(base_url=server.base_url, ...)``."""
 
     def __init__(self, *, embedding_dimension: int = 64) -> None:
@@ -102,13 +103,11 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self.route("POST", "/v1/embeddings", embeddings_handler(embedding_dimension))
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return http_url(self._httpd)
 
     @property
     def base_url(self) -> str:
@@ -127,29 +126,12 @@ class FakeOpenAIServer:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
-    def start(self) -> FakeOpenAIServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+    def start(self) -> Self:
+        self._thread = serve_in_thread(self._httpd, poll_interval=0.05)
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        close_server(self._httpd, self._thread)
 
     def _dispatch(self, request: RecordedRequest) -> Reply:
         with self._lock:

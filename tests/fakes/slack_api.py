@@ -17,12 +17,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
+
+from fakes.net import Loopback, close_server, http_url, serve_in_thread
 
 BOT_USER_ID = "UQABOT"
 BOT_ID = "BQABOT"
@@ -56,7 +57,7 @@ class _Failure:
 
 
 @dataclass
-class SlackAPIStub:
+class SlackAPIStub(Loopback):
     """Start with ``with SlackAPIStub() as stub``; point WebClient(base_url=stub.base_url)."""
 
     calls: list[Call] = field(default_factory=list)
@@ -103,8 +104,7 @@ class SlackAPIStub:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "stub not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/"
+        return f"{http_url(self._server)}/api/"
 
     # ----------------------------------------------------------------- replies
     def _next_ts(self) -> str:
@@ -189,7 +189,7 @@ class SlackAPIStub:
         request.wfile.write(payload)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> SlackAPIStub:
+    def start(self) -> Self:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -203,26 +203,13 @@ class SlackAPIStub:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_thread(self._server)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            close_server(self._server)
             self._server = None
-
-    def __enter__(self) -> SlackAPIStub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class SocketModeEndpoint:

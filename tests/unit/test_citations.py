@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fakes.articles import make_doc, make_hit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,32 +18,7 @@ from qa.answering.citations import (
     verify_citation,
 )
 from qa.answering.sentences import Sentence, build_sources
-from qa.types import Citation, Document, Hit
-
-
-def make_doc(doc_id: str, lines: list[str], excluded: set[int] | None = None) -> Document:
-    return Document(
-        doc_id=doc_id,
-        source=f"{doc_id}.txt",
-        title=lines[0],
-        lines=tuple(lines),
-        excluded=frozenset(excluded or set()),
-        content_hash=doc_id,
-    )
-
-
-def make_hit(doc: Document, start: int, end: int) -> Hit:
-    return Hit(
-        chunk_id=f"{doc.doc_id}:{start}",
-        doc_id=doc.doc_id,
-        source=doc.source,
-        title=doc.title,
-        line_start=start,
-        line_end=end,
-        text="",
-        score=1.0,
-    )
-
+from qa.types import Citation
 
 TAJIK = make_doc(
     "tajik",

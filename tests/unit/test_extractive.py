@@ -5,37 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from fakes.articles import make_doc, make_hit
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer, VectorCache
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import Vectors
-from qa.types import Answer, Document, Hit
-
-
-def make_doc(doc_id: str, lines: list[str], excluded: set[int] | None = None) -> Document:
-    return Document(
-        doc_id=doc_id,
-        source=f"{doc_id}.txt",
-        title=lines[0],
-        lines=tuple(lines),
-        excluded=frozenset(excluded or set()),
-        content_hash=doc_id,
-    )
-
-
-def make_hit(doc: Document, start: int, end: int) -> Hit:
-    return Hit(
-        chunk_id=f"{doc.doc_id}:{start}",
-        doc_id=doc.doc_id,
-        source=doc.source,
-        title=doc.title,
-        line_start=start,
-        line_end=end,
-        text="",
-        score=1.0,
-    )
-
+from qa.types import Answer
 
 TAJIK = make_doc(
     "tajik",

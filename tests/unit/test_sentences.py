@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
+from fakes.articles import make_doc, make_hit
+
 from qa.answering.sentences import build_sources, memoize, numbers, sentences_for_hit, terms
-from qa.types import Document, Hit
-
-
-def make_doc(doc_id: str, lines: list[str], excluded: set[int] | None = None) -> Document:
-    return Document(
-        doc_id=doc_id,
-        source=f"{doc_id}.txt",
-        title=lines[0],
-        lines=tuple(lines),
-        excluded=frozenset(excluded or set()),
-        content_hash=doc_id,
-    )
-
-
-def make_hit(doc: Document, start: int, end: int, chunk: str = "c") -> Hit:
-    return Hit(
-        chunk_id=f"{doc.doc_id}:{chunk}",
-        doc_id=doc.doc_id,
-        source=doc.source,
-        title=doc.title,
-        line_start=start,
-        line_end=end,
-        text="",
-        score=1.0,
-    )
-
+from qa.types import Document
 
 DOC = make_doc(
     "a",
