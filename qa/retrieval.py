@@ -113,14 +113,20 @@ class HybridRetriever:
         """The ``k`` best passages for ``query``, best first."""
         n = max(self._candidates, 4 * k)
         dense: list[Hit] = []
+        dense_pairs: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
         if self.mode in ("hybrid", "dense"):
             vector = self._embedder.embed([query])
-            dense = self._store.query(vector[0], n, filters)
+            # Ids and scores only when the store can: texts are fetched for the kept few.
+            query_ids = getattr(self._store, "query_ids", None)
+            if query_ids is not None:
+                dense_pairs = query_ids(vector[0], n, filters)
+            else:
+                dense = self._store.query(vector[0], n, filters)
+                dense_pairs = [(h.chunk_id, h.score) for h in dense]
         if self.mode in ("hybrid", "lexical"):
             self._lexical.sync(self._store)
             lexical = self._lexical.search(query, n, filters)
-        dense_pairs = [(h.chunk_id, h.score) for h in dense]
         if self.mode == "dense":
             ranked = [Ranked(c, s) for c, s in dense_pairs]
         elif self.mode == "lexical":

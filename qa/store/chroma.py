@@ -239,38 +239,65 @@ class ChromaChunkStore:
         return str(metas[0]["content_hash"]) if metas else None
 
     def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        if doc.doc_id == REVISION_ID:
-            raise InputError(f"{REVISION_ID!r} is reserved and cannot be a document id")
-        matrix = np.asarray(vectors, dtype=np.float32)
-        if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
-            raise ValueError(f"{len(chunks)} chunks need as many vectors, got {matrix.shape}")
-        if any(chunk.doc_id != doc.doc_id for chunk in chunks):
-            raise ValueError(f"chunks passed with document {doc.doc_id} belong to another")
-        ids = [chunk.chunk_id for chunk in chunks]
+        self.upsert_documents([(doc, chunks, vectors)])
+
+    def upsert_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], Vectors]]) -> None:
+        """``upsert_document`` for many documents, with the same three steps over all of them.
+
+        Batched because each Chroma write costs a commit (~20 ms embedded, a round trip on a
+        server): per-document writes took a third of ingestion time (bench/ingest.py).
+        """
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
+        rows: list[Any] = []
+        for doc, chunks, vectors in items:
+            if doc.doc_id == REVISION_ID:
+                raise InputError(f"{REVISION_ID!r} is reserved and cannot be a document id")
+            matrix = np.asarray(vectors, dtype=np.float32)
+            if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
+                raise ValueError(f"{len(chunks)} chunks need as many vectors, got {matrix.shape}")
+            if any(chunk.doc_id != doc.doc_id for chunk in chunks):
+                raise ValueError(f"chunks passed with document {doc.doc_id} belong to another")
+            ids.extend(chunk.chunk_id for chunk in chunks)
+            texts.extend(chunk.text for chunk in chunks)
+            metas.extend(chunk_metadata(doc, chunk) for chunk in chunks)
+            if chunks:
+                rows.append(matrix)
+        docs = [doc for doc, _, _ in items]
+        if not docs:
+            return
+        matrix = np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+        doc_ids = [doc.doc_id for doc in docs]
 
         def write(conn: _Conn) -> None:
-            for start in range(0, len(chunks), conn.max_batch):
+            for start in range(0, len(ids), conn.max_batch):
                 part = slice(start, start + conn.max_batch)
                 conn.chunks.upsert(
                     ids=ids[part],
                     embeddings=matrix[part],
-                    documents=[chunk.text for chunk in chunks[part]],
-                    metadatas=[chunk_metadata(doc, chunk) for chunk in chunks[part]],
+                    documents=texts[part],
+                    metadatas=metas[part],
                 )
-            conn.documents.upsert(
-                ids=[doc.doc_id],
-                embeddings=_DUMMY_VECTOR,
-                documents=[doc.text],
-                metadatas=[document_metadata(doc, len(chunks))],
-            )
-            stored = conn.chunks.get(where={"doc_id": doc.doc_id}, include=[])["ids"]
+            for start in range(0, len(docs), conn.max_batch):
+                part = slice(start, start + conn.max_batch)
+                conn.documents.upsert(
+                    ids=doc_ids[part],
+                    embeddings=np.ones((len(doc_ids[part]), 1), dtype=np.float32),
+                    documents=[doc.text for doc in docs[part]],
+                    metadatas=[
+                        document_metadata(doc, len(chunks)) for doc, chunks, _ in items[part]
+                    ],
+                )
+            ours: Where = {"doc_id": {"$in": doc_ids}}
+            stored = conn.chunks.get(where=ours, include=[])["ids"]
             stale = sorted(set(stored) - set(ids))
             for start in range(0, len(stale), conn.max_batch):
                 conn.chunks.delete(ids=stale[start : start + conn.max_batch])
             self._bump_revision(conn)
 
         self._run("upsert_document", write)
-        logger.info("stored doc_id=%s chunks=%d", doc.doc_id, len(chunks))
+        logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:
         if doc_id == REVISION_ID or self.document_hash(doc_id) is None:
@@ -350,6 +377,26 @@ class ChromaChunkStore:
             hit_from_record(ids[i], texts[i], metas[i], 1.0 - float(distances[i]))
             for i in range(len(ids))
         ]
+
+    def query_ids(
+        self, vector: Vectors, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """``query`` without texts and metadata: ``(chunk_id, cosine)``, best first.
+
+        Retrieval fetches the few passages it keeps with one ``get_hits``: asking Chroma
+        for 40 candidates' texts and metadata cost 3x the search itself (bench/latency.py).
+        """
+        if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        result = self._run(
+            "query",
+            lambda c: c.chunks.query(
+                query_embeddings=query, n_results=k, where=_where(filters), include=["distances"]
+            ),
+        )
+        distances = (result["distances"] or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
 
     def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
         wanted = list(dict.fromkeys(chunk_ids))

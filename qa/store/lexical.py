@@ -135,11 +135,18 @@ class LexicalIndex:
         revision = store.revision()
         if revision == self._revision:
             return False
-        with self._rebuild_lock:
+        # While another thread rebuilds, search the current snapshot instead of queueing
+        # behind the rebuild (1.4 s at 10k chunks, ~25 s at 100k); wait only when there
+        # is no snapshot yet.
+        if not self._rebuild_lock.acquire(blocking=self._revision is None and not self):
+            return False
+        try:
             if revision == self._revision:  # another thread synced while we waited
                 return False
             items = ((chunk.chunk_id, chunk.text, meta) for chunk, meta in store.iter_chunks())
             self._swap(items, revision=revision)
+        finally:
+            self._rebuild_lock.release()
         return True
 
     def _swap(
