@@ -8,7 +8,12 @@ import pytest
 from fakes.articles import make_doc, make_hit
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
-from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer, VectorCache
+from qa.answering.extractive import (
+    DEFAULT_THRESHOLD,
+    MAX_EMBEDDED,
+    ExtractiveAnswerer,
+    VectorCache,
+)
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import Vectors
 from qa.types import Answer
@@ -115,7 +120,8 @@ def test_scores_are_sorted_and_cover_every_sentence(answerer: ExtractiveAnswerer
     scores = [score for _, score in scored]
     assert scores == sorted(scores, reverse=True)
     assert scored[0][0].text == "Russia offered its support under a regional security treaty."
-    assert len(scored) == 9  # 6 kept lines of tajik (title included) + 3 of kabul
+    # 6 kept lines of tajik (title included) + 3 of kabul, cut to the embedded candidates
+    assert len(scored) == min(9, MAX_EMBEDDED)
 
 
 def test_near_duplicates_are_not_repeated() -> None:
@@ -179,4 +185,25 @@ def test_question_is_embedded_with_sentences_in_one_batch() -> None:
     embedder.embed = counting  # type: ignore[method-assign]
     answerer.answer("How long is the border?", HITS, [])
     answerer.answer("How long is the border?", HITS, [])
-    assert calls == [10]  # question + 9 sentences, then all cached
+    assert calls == [1 + min(9, MAX_EMBEDDED)]  # question + candidates, then all cached
+
+
+def test_only_the_likeliest_sentences_are_embedded() -> None:
+    filler = [f"Filler sentence number {i} talks about the weather today." for i in range(30)]
+    doc = make_doc(
+        "long",
+        [
+            "Weather report",
+            *filler[:20],
+            "The lighthouse keeper counted 4,321 gulls on the rocks.",
+            *filler[20:],
+        ],
+    )
+    embedder = CountingEmbedder()
+    answerer = ExtractiveAnswerer(embedder, {"long": doc}.get, threshold=0.2)
+    answer = answerer.answer(
+        "How many gulls did the lighthouse keeper count?", [make_hit(doc, 1, len(doc.lines))], []
+    )
+    assert len(embedder.embedded) == 1 + MAX_EMBEDDED  # the question and the candidates
+    assert "4,321" in answer.answer
+    assert answer.citations[0].line_start == 22
