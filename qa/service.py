@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import IngestError, InputError, NotFoundError
+from qa.errors import IngestError, InputError, NotFoundError, QAError
 from qa.ports import ChunkStore, Embedder
 from qa.types import Answer, Chunk, Document, DocumentInfo, Filters, Hit, Turn
 
@@ -363,6 +364,25 @@ class QAService:
             self.conversations.append(conv, turn)
         yield final
 
+    def warm_up(self, *, background: bool = True) -> None:
+        """Load the embedder and build the BM25 index before the first question.
+
+        In the background by default so the API starts serving at once; a search arriving
+        before the index exists waits for it (``LexicalIndex.sync``).
+        """
+        self.embedder.embed(["warm up"])
+
+        def build() -> None:
+            try:
+                self.lexical.sync(self.store)
+            except QAError as exc:  # Chroma may be down at start; the first search retries.
+                log.warning("lexical index not built at start-up: %s", exc)
+
+        if background:
+            threading.Thread(target=build, name="qa-warm-up", daemon=True).start()
+        else:
+            build()
+
     def readiness(self) -> dict[str, str]:
         """Component states for /readyz; raises StoreError when Chroma is unreachable."""
         self.store.ping()
@@ -391,13 +411,13 @@ def build_service(settings: Settings) -> QAService:
     )
     answerer: Any = extractive
     condense = None
-    from qa.answering.openai_chat import build_chat_model
-
-    chat = build_chat_model(settings)
-    if chat is not None:
+    if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
+        from qa.answering.openai_chat import build_chat_model
         from qa.prompts import load_prompts
 
+        chat = build_chat_model(settings)
+        assert chat is not None
         prompts = load_prompts(settings.prompts_dir)
         llm = LLMAnswerer(chat, extractive, documents, prompts, embedder)
         answerer = llm
