@@ -54,5 +54,15 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else settings.log_level.upper())
-    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "urllib3", "onnxruntime", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:
+        # A handler filter, not logger levels: some libraries (bm25s) set their logger to
+        # DEBUG when they are first imported, which happens after this runs.
+        handler.addFilter(_quiet_libraries)
+
+
+_NOISY = ("httpx", "httpx2", "httpcore", "chromadb", "urllib3", "onnxruntime", "bm25s")
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Only warnings and errors from chatty third-party loggers."""
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] not in _NOISY
