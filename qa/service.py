@@ -12,7 +12,7 @@ from typing import Any
 
 from qa.config import Settings
 from qa.errors import IngestError, InputError, NotFoundError, QAError
-from qa.ports import ChunkStore, Embedder
+from qa.ports import ChunkStore, Embedder, Vectors
 from qa.types import Answer, Chunk, Document, DocumentInfo, Filters, Hit, Turn
 
 log = logging.getLogger(__name__)
@@ -105,16 +105,19 @@ class QAService:
         report = report or IngestReport()
         self._check_embedder()
         pending: list[tuple[Document, list[Chunk]]] = []
+        pending_chunks = 0
         for doc in docs:
             if self.store.document_hash(doc.doc_id) == doc.content_hash:
                 report.unchanged += 1
                 if progress:
                     progress(1)
                 continue
-            pending.append((doc, self._chunk(doc)))
-            if sum(len(c) for _, c in pending) >= EMBED_GROUP:
+            chunks = self._chunk(doc)
+            pending.append((doc, chunks))
+            pending_chunks += len(chunks)
+            if pending_chunks >= EMBED_GROUP:
                 self._write(pending, report, progress)
-                pending = []
+                pending, pending_chunks = [], 0
         self._write(pending, report, progress)
         return report
 
@@ -128,21 +131,16 @@ class QAService:
             return
         texts = [chunk.text for _, chunks in pending for chunk in chunks]
         vectors = self.embedder.embed(texts)
-        items = []
+        items: list[tuple[Document, Sequence[Chunk], Vectors]] = []
         offset = 0
         for doc, chunks in pending:
             items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
-        # One batched write per group when the store offers it (a commit per call is slow).
-        batch = getattr(self.store, "upsert_documents", None)
-        if batch is not None:
-            batch(items)
-        else:
-            for item in items:
-                self.store.upsert_document(*item)
-        for doc, chunks, _ in items:
+        # One batched write per group: each store write is a commit (or a round trip).
+        self.store.upsert_documents(items)
+        for doc, written, _ in items:
             report.documents += 1
-            report.chunks += len(chunks)
+            report.chunks += len(written)
             report.doc_ids.append(doc.doc_id)
             if progress:
                 progress(1)
@@ -189,12 +187,8 @@ class QAService:
                 if info.source not in sources:
                     self.store.delete_document(info.doc_id)
                     report.pruned += 1
-        report.pruned += self._prune_orphans()
+        report.pruned += self.store.prune_orphans()
         return report
-
-    def _prune_orphans(self) -> int:
-        prune = getattr(self.store, "prune_orphans", None)
-        return int(prune()) if prune else 0
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
