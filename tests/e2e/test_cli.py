@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from e2e.cli import run_qa
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 
 
 def qa(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
-    env["QA_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=180,
-        check=False,
-    )
+    return run_qa(data_dir, *args)
 
 
 @pytest.fixture(scope="module")

@@ -4,44 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from e2e.cli import run_qa
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"
 
 
 def run_eval(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
-    env["QA_DATA_DIR"] = str(data_dir)
+    env: dict[str, str] = {}
     if chroma_url:
         env["QA_CHROMA_URL"] = chroma_url
         env["QA_CHUNKS_COLLECTION"] = f"e2e_chunks_{os.getpid()}"
         env["QA_DOCUMENTS_COLLECTION"] = f"e2e_documents_{os.getpid()}"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qa.cli",
-            "eval",
-            str(QUESTIONS),
-            "--k",
-            "3",
-            "--ingest",
-            str(ROOT / "seeds"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
+    args = ("eval", str(QUESTIONS), "--k", "3", "--ingest", str(ROOT / "seeds"), "--json")
+    result = run_qa(data_dir, *args, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return report
