@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -128,6 +129,18 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         """An LLM is configured when a base URL or an API key is set."""
         return self.llm_base_url is not None or self.llm_api_key is not None
+
+    @property
+    def store_identity(self) -> str:
+        """Which Chroma data this is: server URL or embedded path, and the collections."""
+        where = self.chroma_url or str(self.data_dir.resolve() / "chroma")
+        return f"{where}|{self.chunks_collection}|{self.documents_collection}"
+
+    @property
+    def lexical_cache_dir(self) -> Path:
+        """Where the BM25 index is saved between runs (one directory per store)."""
+        digest = hashlib.sha256(self.store_identity.encode()).hexdigest()[:16]
+        return self.data_dir / "lexical" / digest
 
     @property
     def sqlite_path(self) -> Path:

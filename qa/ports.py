@@ -71,6 +71,14 @@ class ChunkStore(Protocol):
         """Every stored chunk with its metadata (for building the lexical index)."""
         ...
 
+    def document_hashes(self) -> dict[str, str]:
+        """``doc_id`` → ``content_hash`` of every stored document."""
+        ...
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        """The stored chunks of these documents, with their metadata."""
+        ...
+
     def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
         """Hits for chunk ids (score 0), in the order given; unknown ids are skipped."""
         ...

@@ -395,7 +395,7 @@ def build_service(settings: Settings) -> QAService:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = build_embedder(settings)
     store = ChromaChunkStore(lambda: make_chroma_client(settings), settings)
-    lexical = LexicalIndex()
+    lexical = LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
     retriever = HybridRetriever(store, embedder, lexical, mode=settings.retrieval_mode)
     documents = store.get_document
     extractive = (

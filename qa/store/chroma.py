@@ -55,7 +55,8 @@ Where = dict[str, Any]
 
 REVISION_ID = "__revision__"
 _DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # documents are read by id, never searched
-_PAGE = 1000
+_PAGE = 5000  # Chroma pages by offset, so each page costs a skip: fewer, larger ones
+_DOCS_PER_READ = 200
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
@@ -93,6 +94,10 @@ def _retryable(exc: BaseException) -> bool:
             return seen.code() == 429 or seen.code() >= 500
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _chunks_where(conn: _Conn, where: Where) -> dict[str, Any]:
+    return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
 
 def _where(filters: Filters | None) -> Where | None:
@@ -415,12 +420,28 @@ class ChromaChunkStore:
             self._run("get_hits", fetch)
         return [found[chunk_id] for chunk_id in wanted if chunk_id in found]
 
+    def document_hashes(self) -> dict[str, str]:
+        return {str(m["doc_id"]): str(m["content_hash"]) for m in self._document_metas()}
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        """Chunks of the given documents, read a few documents at a time (by metadata, so
+        no offset paging over the whole collection)."""
+        wanted = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(wanted), _DOCS_PER_READ):
+            where: Where = {"doc_id": {"$in": wanted[start : start + _DOCS_PER_READ]}}
+            page = self._run("chunks_of", partial(_chunks_where, where=where))
+            yield from self._records(page)
+
+    @staticmethod
+    def _records(page: Mapping[str, Any]) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        texts = page["documents"] or []
+        metas = page["metadatas"] or []
+        for i, chunk_id in enumerate(page["ids"]):
+            yield chunk_from_record(chunk_id, texts[i], metas[i]), dict(metas[i])
+
     def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
         for page in self._pages("iter_chunks", "chunks", include=["documents", "metadatas"]):
-            texts = page["documents"] or []
-            metas = page["metadatas"] or []
-            for i, chunk_id in enumerate(page["ids"]):
-                yield chunk_from_record(chunk_id, texts[i], metas[i]), dict(metas[i])
+            yield from self._records(page)
 
     def revision(self) -> str:
         result = self._run(

@@ -1,25 +1,33 @@
-"""BM25 index over chunks (bm25s, English stemming and stopwords), kept in sync with the store."""
+"""BM25 index over chunks (bm25s, English stemming and stopwords), kept in sync with the store.
+
+Syncing is incremental by document: the store's document hashes are compared with the ones
+the index was built from, and only new or changed documents' chunks are read and tokenized;
+the BM25 matrix is then recomputed from the kept token ids (bm25s, a few seconds at 100k
+chunks). With a cache directory, every synced snapshot is saved there, and a restart loads
+it (memory-mapped) and syncs the difference instead of reading every chunk back.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import bm25s
 import numpy as np
-import numpy.typing as npt
 import Stemmer
 
-from qa.store import epoch_seconds
+from qa.store.lexical_snapshot import Snapshot, load_snapshot, save_snapshot
 from qa.types import Chunk, Filters
 
 logger = logging.getLogger(__name__)
 
 _LANGUAGE = "english"
+
+Row = tuple[str, str, Mapping[str, object]]  # chunk_id, text, metadata
 
 
 class ChunkSource(Protocol):
@@ -27,7 +35,9 @@ class ChunkSource(Protocol):
 
     def revision(self) -> str: ...
 
-    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]: ...
+    def document_hashes(self) -> dict[str, str]: ...
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]: ...
 
 
 _local = threading.local()
@@ -41,77 +51,74 @@ def _stemmer() -> Any:
     return stemmer
 
 
-def _tokenize(texts: list[str], *, ids: bool) -> Any:
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=ids, show_progress=False
+def _terms(texts: list[str]) -> list[list[str]]:
+    terms: list[list[str]] = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
+    return terms
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """An immutable built index: searches read one while a rebuild prepares the next."""
-
-    ids: list[str] = field(default_factory=list)
-    vocab: dict[str, int] = field(default_factory=dict)
-    retriever: bm25s.BM25 | None = None
-    sources: npt.NDArray[np.object_] = field(default_factory=lambda: np.array([], dtype=object))
-    doc_ids: npt.NDArray[np.object_] = field(default_factory=lambda: np.array([], dtype=object))
-    # NaN where a chunk has no date: every comparison with NaN is False, as in Chroma.
-    published: npt.NDArray[np.float64] = field(default_factory=lambda: np.array([], dtype=float))
-
-    def mask(self, filters: Filters | None) -> npt.NDArray[np.bool_]:
-        keep = np.ones(len(self.ids), dtype=bool)
-        if filters is None:
-            return keep
-        if filters.source is not None:
-            keep &= np.isin(self.sources, np.array(filters.source, dtype=object))
-        if filters.doc_id is not None:
-            keep &= np.isin(self.doc_ids, np.array(filters.doc_id, dtype=object))
-        if filters.published_after is not None:
-            keep &= self.published >= epoch_seconds(filters.published_after)
-        if filters.published_before is not None:
-            keep &= self.published <= epoch_seconds(filters.published_before)
-        return keep
+def _token_ids(texts: list[str], vocab: dict[str, int]) -> list[list[int]]:
+    """Stemmed term ids of ``texts``, adding unseen terms to ``vocab``."""
+    out = []
+    for terms in _terms(texts) if texts else []:
+        out.append([vocab.setdefault(term, len(vocab)) for term in terms])
+    return out
 
 
-def _build(items: Iterable[tuple[str, str, Mapping[str, object]]]) -> _Snapshot:
-    ids: list[str] = []
-    texts: list[str] = []
-    sources: list[object] = []
-    doc_ids: list[object] = []
-    published: list[float] = []
-    for chunk_id, text, meta in items:
-        ids.append(chunk_id)
-        texts.append(text)
-        sources.append(meta.get("source"))
-        doc_ids.append(meta.get("doc_id"))
-        ts = meta.get("published_ts")
-        published.append(float(ts) if isinstance(ts, int | float) else float("nan"))
-    if not ids:
-        return _Snapshot()
-    tokens = _tokenize(texts, ids=True)
-    retriever = None
-    if tokens.vocab:  # a corpus of stopwords only has nothing to index
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-    return _Snapshot(
-        ids=ids,
-        vocab=dict(tokens.vocab),
-        retriever=retriever,
-        sources=np.array(sources, dtype=object),
-        doc_ids=np.array(doc_ids, dtype=object),
-        published=np.array(published, dtype=float),
+def _index(tokens: list[list[int]], vocab: dict[str, int]) -> bm25s.BM25 | None:
+    if not tokens or not any(tokens):  # nothing but stopwords: nothing to index
+        return None
+    retriever = bm25s.BM25()
+    retriever.index((tokens, vocab), create_empty_token=False, show_progress=False)
+    return retriever
+
+
+def _snapshot(
+    kept: Snapshot, rows: Sequence[Row], doc_hashes: dict[str, str], revision: str | None
+) -> Snapshot:
+    """``kept``'s rows plus ``rows``, re-indexed."""
+    vocab = dict(kept.vocab)
+    new_tokens = _token_ids([text for _, text, _ in rows], vocab)
+    tokens = kept.token_lists() + new_tokens
+    published = [meta.get("published_ts") for _, _, meta in rows]
+    return Snapshot(
+        ids=np.concatenate([kept.ids, np.array([r[0] for r in rows], dtype=object)]),
+        doc_ids=np.concatenate(
+            [kept.doc_ids, np.array([r[2].get("doc_id") for r in rows], dtype=object)]
+        ),
+        sources=np.concatenate(
+            [kept.sources, np.array([r[2].get("source") for r in rows], dtype=object)]
+        ),
+        # NaN where a chunk has no date: every comparison with NaN is False, as in Chroma.
+        published=np.concatenate(
+            [
+                kept.published,
+                np.array(
+                    [float(p) if isinstance(p, int | float) else np.nan for p in published],
+                    dtype=float,
+                ),
+            ]
+        ),
+        tokens=np.fromiter((t for doc in tokens for t in doc), dtype=np.int32),
+        offsets=np.cumsum([0, *map(len, tokens)], dtype=np.int64),
+        vocab=vocab,
+        doc_hashes=doc_hashes,
+        revision=revision,
+        retriever=_index(tokens, vocab),
     )
 
 
 class LexicalIndex:
-    """Keyword search over chunks. Thread-safe: rebuilds swap in a new snapshot at the end,
-    so searches running meanwhile keep using the old one."""
+    """Keyword search over chunks. Thread-safe: a sync builds a new snapshot and swaps it in
+    at the end, so searches running meanwhile keep using the old one."""
 
-    def __init__(self) -> None:
-        self._snapshot = _Snapshot()
-        self._revision: str | None = None
+    def __init__(self, cache_dir: Path | None = None, *, cache_key: str = "") -> None:
+        self._snapshot = Snapshot.empty()
         self._rebuild_lock = threading.Lock()
+        self._cache_dir = cache_dir
+        self._cache_key = cache_key
+        self._cache_tried = cache_dir is None
 
     def __len__(self) -> int:
         return len(self._snapshot.ids)
@@ -119,47 +126,73 @@ class LexicalIndex:
     @property
     def revision(self) -> str | None:
         """The store revision the index was last synced at (None: never synced)."""
-        return self._revision
+        return self._snapshot.revision
 
-    def rebuild(self, items: Iterable[tuple[str, str, Mapping[str, object]]]) -> None:
-        """Replace the index with ``(chunk_id, text, metadata)`` items."""
+    def rebuild(self, items: Iterable[Row]) -> None:
+        """Replace the index with ``(chunk_id, text, metadata)`` items (not tied to a store:
+        the next ``sync`` reads every document again)."""
         with self._rebuild_lock:
-            self._swap(items, revision=None)
+            self._swap(_snapshot(Snapshot.empty(), list(items), {}, None), "rebuilt")
 
     def sync(self, store: ChunkSource) -> bool:
-        """Rebuild from ``store`` when its revision moved; returns whether it rebuilt.
+        """Bring the index up to ``store``'s revision; returns whether it changed.
 
-        The revision is read before the chunks, so a write landing during the rebuild
+        The revision is read before the documents, so a write landing during the sync
         leaves the index one revision behind and the next sync catches up.
         """
         revision = store.revision()
-        if revision == self._revision:
+        if revision == self.revision:
             return False
-        # While another thread rebuilds, search the current snapshot instead of queueing
-        # behind the rebuild (1.4 s at 10k chunks, ~25 s at 100k); wait only when there
-        # is no snapshot yet.
-        if not self._rebuild_lock.acquire(blocking=self._revision is None and not self):
+        # While another thread syncs, search the current snapshot instead of queueing behind
+        # it; wait only when there is no snapshot yet.
+        if not self._rebuild_lock.acquire(blocking=self.revision is None and not self):
             return False
         try:
-            if revision == self._revision:  # another thread synced while we waited
-                return False
-            items = ((chunk.chunk_id, chunk.text, meta) for chunk, meta in store.iter_chunks())
-            self._swap(items, revision=revision)
+            if not self._cache_tried:
+                self._cache_tried = True
+                self._load_cache()
+            if revision == self.revision:  # synced by another thread, or loaded from cache
+                return True
+            self._sync(store, revision)
         finally:
             self._rebuild_lock.release()
         return True
 
-    def _swap(
-        self, items: Iterable[tuple[str, str, Mapping[str, object]]], revision: str | None
-    ) -> None:
+    def _sync(self, store: ChunkSource, revision: str) -> None:
         started = time.perf_counter()
-        snapshot = _build(items)
-        self._snapshot, self._revision = snapshot, revision
+        old = self._snapshot
+        hashes = store.document_hashes()
+        unchanged = {d for d, h in old.doc_hashes.items() if hashes.get(d) == h}
+        fresh = sorted(d for d in hashes if d not in unchanged)
+        rows = [(chunk.chunk_id, chunk.text, meta) for chunk, meta in store.chunks_of(fresh)]
+        kept = old.keep(np.fromiter((d in unchanged for d in old.doc_ids), bool, len(old)))
+        if len(kept) == len(old) and not rows:
+            snapshot = old.with_revision(revision, hashes)
+        else:
+            snapshot = _snapshot(kept, rows, hashes, revision)
+        self._swap(
+            snapshot,
+            f"synced (+{len(rows)} -{len(old) - len(kept)} chunks from {len(fresh)} documents)",
+            started,
+        )
+        if self._cache_dir is not None:
+            try:
+                save_snapshot(snapshot, self._cache_dir, self._cache_key)
+            except OSError as exc:
+                logger.warning("lexical index not saved to %s: %s", self._cache_dir, exc)
+
+    def _load_cache(self) -> None:
+        assert self._cache_dir is not None
+        started = time.perf_counter()
+        snapshot = load_snapshot(self._cache_dir, self._cache_key)
+        if snapshot is not None:
+            self._swap(snapshot, f"loaded from {self._cache_dir}", started)
+
+    def _swap(self, snapshot: Snapshot, how: str, started: float | None = None) -> None:
+        self._snapshot = snapshot
+        took = "" if started is None else f" in {(time.perf_counter() - started) * 1000:.0f} ms"
         logger.info(
-            "lexical index built chunks=%d terms=%d in %.0f ms",
-            len(snapshot.ids),
-            len(snapshot.vocab),
-            (time.perf_counter() - started) * 1000,
+            "lexical index %s: chunks=%d terms=%d%s", how, len(snapshot), len(snapshot.vocab), took
         )
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
@@ -167,11 +200,10 @@ class LexicalIndex:
         snapshot = self._snapshot
         if k <= 0 or snapshot.retriever is None:
             return []
-        terms = _tokenize([query], ids=False)[0]
-        token_ids = [snapshot.vocab[term] for term in terms if term in snapshot.vocab]
+        token_ids = [snapshot.vocab[t] for t in _terms([query])[0] if t in snapshot.vocab]
         if not token_ids:
             return []
         scores = np.asarray(snapshot.retriever.get_scores_from_ids(token_ids), dtype=float)
         candidates = np.flatnonzero((scores > 0) & snapshot.mask(filters))
         best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-        return [(snapshot.ids[i], float(scores[i])) for i in best]
+        return [(str(snapshot.ids[i]), float(scores[i])) for i in best]

@@ -269,6 +269,26 @@ def test_prune_orphans_of_a_vanished_record(
     assert store.prune_orphans() == 0
 
 
+def test_document_hashes_and_chunks_of(
+    store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("qa.store.chroma._PAGE", 2)
+    monkeypatch.setattr("qa.store.chroma._DOCS_PER_READ", 2)
+    docs = {doc_id: make_doc(doc_id, [*ARTICLE[:2], doc_id]) for doc_id in ("a1", "a2", "a3")}
+    for doc, chunks in docs.values():
+        store_doc(store, doc, chunks)
+    assert store.document_hashes() == {d: doc.content_hash for d, (doc, _) in docs.items()}
+    read = list(store.chunks_of(["a3", "a1", "a3", "missing"]))
+    assert sorted(chunk.chunk_id for chunk, _ in read) == sorted(
+        c.chunk_id for d in ("a1", "a3") for c in docs[d][1]
+    )
+    by_id = {c.chunk_id: c for d in ("a1", "a3") for c in docs[d][1]}
+    for chunk, meta in read:
+        assert chunk == by_id[chunk.chunk_id]
+        assert meta["doc_id"] == chunk.doc_id and meta["source"] == "asianews"
+    assert list(store.chunks_of([])) == []
+
+
 def test_filters(store: ChromaChunkStore) -> None:
     july = datetime(2021, 7, 6, tzinfo=UTC)
     store_doc(store, *make_doc("a1", ARTICLE, source="asianews", published_at=july))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -107,12 +107,12 @@ def test_rebuild_replaces_everything(index: LexicalIndex) -> None:
 
 
 class FakeStore:
-    """The two ChunkStore methods sync uses; counts reads and can block mid-iteration."""
+    """The ChunkStore methods sync uses; counts chunk reads and can block mid-read."""
 
     def __init__(self, items: list[tuple[str, str, dict[str, object]]]) -> None:
         self.items = items
         self.rev = "r1"
-        self.iterations = 0
+        self.chunks_read = 0
         self.entered = threading.Event()
         self.release = threading.Event()
         self.release.set()
@@ -120,11 +120,20 @@ class FakeStore:
     def revision(self) -> str:
         return self.rev
 
-    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        self.iterations += 1
+    def document_hashes(self) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for _, text, meta in self.items:
+            doc_id = str(meta["doc_id"])
+            texts[doc_id] = texts.get(doc_id, "") + text
+        return {d: hashlib.sha256(t.encode()).hexdigest() for d, t in texts.items()}
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
         self.entered.set()
         self.release.wait(timeout=10)
         for n, (chunk_id, text, meta) in enumerate(self.items):
+            if meta["doc_id"] not in doc_ids:
+                continue
+            self.chunks_read += 1
             chunk = Chunk(
                 chunk_id=chunk_id,
                 doc_id=str(meta["doc_id"]),
@@ -145,40 +154,77 @@ def test_sync_rebuilds_only_when_revision_moves() -> None:
     assert index.revision == "r1"
     assert len(index) == 4
     assert index.sync(store) is False
-    assert store.iterations == 1
+    assert store.chunks_read == 4
     store.items = ITEMS[:1]
     store.rev = "r2"
     assert index.sync(store) is True
-    assert store.iterations == 2
+    assert store.chunks_read == 5  # document a changed (re-read); r and u were removed
     assert len(index) == 1
+    assert ids(index.search("border", k=5)) == ["a:0"]
     index.rebuild(ITEMS)  # a manual rebuild forgets the revision
     assert index.revision is None
     assert index.sync(store) is True
+    assert len(index) == 1
 
 
-def test_searches_during_rebuild_use_the_old_index() -> None:
+def test_sync_reads_only_changed_documents() -> None:
     store = FakeStore(ITEMS)
     index = LexicalIndex()
     index.sync(store)
-    store.items = [("n:0", "A new article about elections.", {"doc_id": "n"})]
+    edited = ("r:0", "Afghan soldiers crossed the river at night.", ITEMS[2][2])
+    store.items = [*ITEMS[:2], edited, ITEMS[3]]
     store.rev = "r2"
-    store.entered.clear()
-    store.release.clear()
-    worker = threading.Thread(target=index.sync, args=(store,))
-    worker.start()
-    try:
-        assert store.entered.wait(timeout=10)  # the rebuild is reading the store now
-        assert ids(index.search("Tajikistan", k=5)) == ["a:1"]
-        assert index.search("election", k=5) == []
-        assert index.revision == "r1"
-    finally:
-        store.release.set()
-        worker.join(timeout=10)
-    assert not worker.is_alive()
-    assert ids(index.search("election", k=5)) == ["n:0"]
-    assert index.revision == "r2"
-    assert index.sync(store) is False
-    assert store.iterations == 2
+    assert index.sync(store) is True
+    assert store.chunks_read == 5  # four at first, then only r:0
+    assert ids(index.search("river", k=5)) == ["r:0"]
+    assert ids(index.search("border", k=5)) == ["u:0", "a:0"]
+    assert ids(index.search("Tajikistan", k=5)) == ["a:1"]
+    assert index.search("river", k=5, filters=Filters(source=["asianews"])) == []
+
+
+def test_saved_index_is_loaded_instead_of_read_again(tmp_path: Path) -> None:
+    store = FakeStore(ITEMS)
+    first = LexicalIndex(tmp_path, cache_key="chroma-a")
+    first.sync(store)
+    expected = first.search("border attack", k=5)
+
+    restarted = LexicalIndex(tmp_path, cache_key="chroma-a")
+    assert restarted.sync(store) is True
+    assert store.chunks_read == 4  # nothing read: the saved index was current
+    assert restarted.revision == "r1"
+    assert restarted.search("border attack", k=5) == expected
+    july = Filters(published_after=JULY + timedelta(days=1))
+    assert ids(restarted.search("border", k=5, filters=july)) == ["r:0"]
+
+    store.items = [*ITEMS, ("n:0", "A new article about elections.", {"doc_id": "n"})]
+    store.rev = "r2"
+    again = LexicalIndex(tmp_path, cache_key="chroma-a")
+    assert again.sync(store) is True
+    assert store.chunks_read == 5  # only the new document
+    assert ids(again.search("election", k=5)) == ["n:0"]
+    full = LexicalIndex()
+    full.sync(FakeStore(store.items))
+    for query in ("border attack", "Putin Tajikistan", "election"):
+        assert again.search(query, k=5) == full.search(query, k=5)  # same as a full build
+
+    elsewhere = LexicalIndex(tmp_path, cache_key="chroma-b")  # another store: not loaded
+    assert elsewhere.sync(store) is True
+    assert store.chunks_read == 10
+
+
+def test_unreadable_cache_falls_back_to_reading_the_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FakeStore(ITEMS)
+    LexicalIndex(tmp_path, cache_key="k").sync(store)
+    (tmp_path / "current.json").write_text("{not json", encoding="utf-8")
+    index = LexicalIndex(tmp_path, cache_key="k")
+    assert index.sync(store) is True
+    assert store.chunks_read == 8
+    assert ids(index.search("Tajikistan", k=5)) == ["a:1"]
+    assert "not loaded" in caplog.text
+    assert LexicalIndex(tmp_path, cache_key="k").sync(store) is True  # saved again, loadable
+    assert store.chunks_read == 8
 
 
 def article(doc_id: str, lines: list[str], source: str) -> tuple[Document, list[Chunk]]:
