@@ -205,5 +205,8 @@ class LexicalIndex:
             return []
         scores = np.asarray(snapshot.retriever.get_scores_from_ids(token_ids), dtype=float)
         candidates = np.flatnonzero((scores > 0) & snapshot.mask(filters))
+        if len(candidates) > k:  # partial sort: at 1M chunks most share some query term
+            top = np.argpartition(-scores[candidates], k - 1)[:k]
+            candidates = np.sort(candidates[top])
         best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
         return [(str(snapshot.ids[i]), float(scores[i])) for i in best]
