@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.answering.sentences import document_sentences
+from qa.answering.vectors import pack
 from qa.config import Settings
 from qa.errors import IngestError, InputError, NotFoundError, QAError
 from qa.ports import ChunkStore, Embedder, Vectors
@@ -129,13 +131,23 @@ class QAService:
     ) -> None:
         if not pending:
             return
+        sentences = [
+            document_sentences(doc) if self.settings.sentence_vectors else [] for doc, _ in pending
+        ]
         texts = [chunk.text for _, chunks in pending for chunk in chunks]
-        vectors = self.embedder.embed(texts)
+        texts += [s.text for found in sentences for s in found]
+        vectors = self.embedder.embed(texts)  # one call: the embedder batches by length
         items: list[tuple[Document, Sequence[Chunk], Vectors]] = []
-        offset = 0
-        for doc, chunks in pending:
-            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
-            offset += len(chunks)
+        offset = sum(len(chunks) for _, chunks in pending)
+        at = 0
+        for (doc, chunks), found in zip(pending, sentences, strict=True):
+            stored = doc
+            if found:
+                packed = pack(doc, found, vectors[offset : offset + len(found)])
+                stored = doc.model_copy(update={"sentence_vectors": packed})
+                offset += len(found)
+            items.append((stored, chunks, vectors[at : at + len(chunks)]))
+            at += len(chunks)
         # One batched write per group: each store write is a commit (or a round trip).
         self.store.upsert_documents(items)
         for doc, written, _ in items:
@@ -386,6 +398,7 @@ class QAService:
 def build_service(settings: Settings) -> QAService:
     """Wire the adapters the settings ask for."""
     from qa.answering.extractive import ExtractiveAnswerer
+    from qa.answering.vectors import CachedEmbedder, VectorCache
     from qa.conversations import ConversationStore
     from qa.embeddings.factory import build_embedder
     from qa.retrieval import HybridRetriever
@@ -396,12 +409,17 @@ def build_service(settings: Settings) -> QAService:
     embedder = build_embedder(settings)
     store = ChromaChunkStore(lambda: make_chroma_client(settings), settings)
     lexical = LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
-    retriever = HybridRetriever(store, embedder, lexical, mode=settings.retrieval_mode)
+    vectors = VectorCache(embedder)  # the question is embedded once, for search and answer
+    retriever = HybridRetriever(
+        store, CachedEmbedder(vectors), lexical, mode=settings.retrieval_mode
+    )
     documents = store.get_document
     extractive = (
-        ExtractiveAnswerer(embedder, documents)
+        ExtractiveAnswerer(embedder, documents, cache=vectors)
         if settings.min_evidence_score is None
-        else ExtractiveAnswerer(embedder, documents, threshold=settings.min_evidence_score)
+        else ExtractiveAnswerer(
+            embedder, documents, threshold=settings.min_evidence_score, cache=vectors
+        )
     )
     answerer: Any = extractive
     condense = None

@@ -14,6 +14,19 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class SentenceVectors(_Frozen):
+    """Embeddings of a document's sentences, made at ingest so answers need not embed them.
+
+    ``spans[i]`` is sentence i's ``(char_start, char_end)`` in ``Document.text`` and row i of
+    ``data`` (int8, ``round(unit vector * 127)``, ``dimension`` bytes a row) its vector.
+    """
+
+    content_hash: str
+    dimension: int
+    spans: tuple[tuple[int, int], ...]
+    data: bytes
+
+
 class Document(_Frozen):
     """One article with its ORIGINAL lines (index i holds line i+1, newline removed).
 
@@ -31,6 +44,8 @@ class Document(_Frozen):
     lines: tuple[str, ...]
     excluded: frozenset[int] = frozenset()
     content_hash: str
+    # Derived data carried along for the answerer; never part of an API response.
+    sentence_vectors: SentenceVectors | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def text(self) -> str:

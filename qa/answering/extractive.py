@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +19,7 @@ from qa.answering.sentences import (
     numbers,
     terms,
 )
+from qa.answering.vectors import VectorCache, unpack
 from qa.ports import Embedder, Vectors
 from qa.types import Answer, Citation, Hit, Mode, Turn
 
@@ -77,36 +75,6 @@ _NAME = re.compile(r"(?<!^)\b[A-Z][\w'-]+")
 _FULL_STOP = re.compile(r"[.!?][\"”'’)\]]*$")
 
 
-class VectorCache:
-    """Embeddings of texts, kept in a bounded LRU keyed by a hash of the text."""
-
-    def __init__(self, embedder: Embedder, maxsize: int = 4096) -> None:
-        self.embedder = embedder
-        self._maxsize = maxsize
-        self._cache: OrderedDict[bytes, Vectors] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def vectors(self, texts: Sequence[str]) -> Vectors:
-        """One unit-length row per text; texts not cached are embedded in one batch."""
-        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-        with self._lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
-            for k in found:
-                self._cache.move_to_end(k)
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            text_of = dict(zip(keys, texts, strict=True))
-            fresh = self.embedder.embed([text_of[k] for k in missing])
-            with self._lock:
-                for k, row in zip(missing, fresh, strict=True):
-                    found[k] = self._cache[k] = row
-                while len(self._cache) > self._maxsize:
-                    self._cache.popitem(last=False)
-        if not keys:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        return np.stack([found[k] for k in keys]).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class Scored:
     """A candidate sentence with its source number, combined score and embedding."""
@@ -152,19 +120,21 @@ class ExtractiveAnswerer:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         max_sentences: int = 3,
-        cache_size: int = 4096,
+        cache: VectorCache | None = None,
     ) -> None:
         self.documents = documents
         self.threshold = threshold
         self.max_sentences = max_sentences
-        self.vectors = VectorCache(embedder, cache_size)
+        self.vectors = cache or VectorCache(embedder)
 
     def support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
         """Cosine between ``claim`` and each sentence (the citations' ``support_fn``)."""
         rows = self.vectors.vectors([claim, *(s.text for s in sentences)])
         return [float(x) for x in rows[1:] @ rows[0]]
 
-    def rank(self, question: str, sources: Sequence[Source]) -> list[Scored]:
+    def rank(
+        self, question: str, sources: Sequence[Source], documents: DocumentLookup | None = None
+    ) -> list[Scored]:
         """Every sentence of ``sources`` scored against ``question``, best first.
 
         score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where lexical is the
@@ -193,7 +163,7 @@ class ExtractiveAnswerer:
             pairs = [pairs[i] for i in keep]
             bags = [bags[i] for i in keep]
             lexicals = [lexicals[i] for i in keep]
-        rows = self.vectors.vectors([question, *(sentence.text for _, sentence in pairs)])
+        rows = self._sentence_vectors(question, [s for _, s in pairs], documents)
         dense = np.clip(rows[1:] @ rows[0], 0.0, 1.0)
         wants_number = bool(_QUANTITY.search(question))
         wants_time = bool(_TIME_QUESTION.search(question))
@@ -215,9 +185,30 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
+    def _sentence_vectors(
+        self, question: str, sentences: Sequence[Sentence], documents: DocumentLookup | None
+    ) -> Vectors:
+        """The question's vector, then each sentence's: made at ingest when the document
+        carries them (no model run), embedded now otherwise."""
+        known: list[Vectors | None] = [None] * len(sentences)
+        if documents is not None:
+            packed: dict[str, dict[tuple[int, int], Vectors]] = {}
+            for i, s in enumerate(sentences):
+                if s.doc_id not in packed:
+                    doc = documents(s.doc_id)
+                    vectors = doc.sentence_vectors if doc is not None else None
+                    packed[s.doc_id] = unpack(vectors) if vectors is not None else {}
+                known[i] = packed[s.doc_id].get((s.char_start, s.char_end))
+        missing = [s.text for s, row in zip(sentences, known, strict=True) if row is None]
+        embedded = iter(self.vectors.vectors([question, *missing]))
+        rows = [next(embedded)]
+        rows.extend(row if row is not None else next(embedded) for row in known)
+        return np.stack(rows).astype(np.float32)
+
     def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[Sentence, float]]:
         """(sentence, combined score) for the candidate sentences of ``hits``, best first."""
-        ranked = self.rank(question, build_sources(hits, self.documents))
+        documents = memoize(self.documents)
+        ranked = self.rank(question, build_sources(hits, documents), documents)
         return [(s.sentence, s.score) for s in ranked]
 
     def _select(self, question: str, ranked: Sequence[Scored]) -> list[Scored]:
@@ -281,7 +272,7 @@ class ExtractiveAnswerer:
 
     def _respond(self, question: str, hits: Sequence[Hit]) -> tuple[list[str], Answer]:
         documents = memoize(self.documents)
-        ranked = self.rank(question, build_sources(hits, documents))
+        ranked = self.rank(question, build_sources(hits, documents), documents)
         if not ranked or ranked[0].score < self.threshold:
             return [ABSTAIN_TEXT], abstain()
         pieces, citations = self._compose(self._select(question, ranked), documents)

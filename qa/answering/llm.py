@@ -15,8 +15,9 @@ from qa.answering.citations import (
     parse_markers,
     resolve_citations,
 )
-from qa.answering.extractive import ExtractiveAnswerer, VectorCache, abstain
+from qa.answering.extractive import ExtractiveAnswerer, abstain
 from qa.answering.sentences import DocumentLookup, Sentence, Source, build_sources, memoize
+from qa.answering.vectors import VectorCache
 from qa.errors import LLMError
 from qa.ports import ChatModel, Embedder
 from qa.prompts import Prompts
@@ -101,7 +102,7 @@ class LLMAnswerer:
         """Sources and messages; no messages when the evidence is too weak to ask at all."""
         documents = memoize(self.documents)
         sources = build_sources(hits, documents)
-        ranked = self.fallback.rank(question, sources)
+        ranked = self.fallback.rank(question, sources, documents)
         if not ranked or ranked[0].score < self.fallback.threshold:
             logger.info("evidence below threshold; not calling the LLM")
             return documents, sources, None

@@ -103,7 +103,17 @@ def _line_offsets(doc: Document) -> list[int]:
 
 def sentences_for_hit(hit: Hit, doc: Document) -> list[Sentence]:
     """Split the non-excluded original lines of ``hit`` into sentences with exact lines."""
-    start, end = max(hit.line_start, 1), min(hit.line_end, len(doc.lines))
+    return sentences_in(doc, hit.line_start, hit.line_end)
+
+
+def document_sentences(doc: Document) -> list[Sentence]:
+    """Every sentence of ``doc`` (what ingestion embeds ahead of questions)."""
+    return sentences_in(doc, 1, len(doc.lines))
+
+
+def sentences_in(doc: Document, first_line: int, last_line: int) -> list[Sentence]:
+    """Sentences of the non-excluded lines ``first_line..last_line`` (1-based)."""
+    start, end = max(first_line, 1), min(last_line, len(doc.lines))
     offsets = _line_offsets(doc)
     text = doc.text
     found: list[Sentence] = []

@@ -8,13 +8,17 @@ with ``excluded`` and extra ``metadata`` as JSON strings (Chroma metadata is fla
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from qa.types import Chunk, Document, DocumentInfo, Hit
+from qa.types import Chunk, Document, DocumentInfo, Hit, SentenceVectors
+
+# Record ids of documents' sentence vectors: beside the document record, never listed.
+SENTENCES_PREFIX = "__sentences__/"
 
 
 def epoch_seconds(moment: datetime) -> int:
@@ -63,6 +67,26 @@ def document_metadata(doc: Document, chunk_count: int) -> dict[str, Any]:
         meta["published_at"] = doc.published_at.isoformat()
         meta["published_ts"] = epoch_seconds(doc.published_at)
     return meta
+
+
+def sentences_metadata(doc_id: str, vectors: SentenceVectors) -> dict[str, Any]:
+    return {
+        "kind": "sentences",
+        "doc_id": doc_id,
+        "content_hash": vectors.content_hash,
+        "dimension": vectors.dimension,
+        "spans": json.dumps([list(span) for span in vectors.spans]),
+        "vectors": base64.b64encode(vectors.data).decode("ascii"),
+    }
+
+
+def sentences_from_record(meta: Mapping[str, Any]) -> SentenceVectors:
+    return SentenceVectors(
+        content_hash=meta["content_hash"],
+        dimension=meta["dimension"],
+        spans=tuple((int(a), int(b)) for a, b in json.loads(meta["spans"])),
+        data=base64.b64decode(meta["vectors"]),
+    )
 
 
 def document_info(meta: Mapping[str, Any]) -> DocumentInfo:

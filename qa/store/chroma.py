@@ -37,6 +37,7 @@ from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError, QAError, StoreError
 from qa.ports import Vectors
 from qa.store import (
+    SENTENCES_PREFIX,
     chunk_from_record,
     chunk_metadata,
     document_from_record,
@@ -44,6 +45,8 @@ from qa.store import (
     document_metadata,
     epoch_seconds,
     hit_from_record,
+    sentences_from_record,
+    sentences_metadata,
 )
 from qa.types import Chunk, Document, DocumentInfo, Filters, Hit
 
@@ -257,8 +260,8 @@ class ChromaChunkStore:
         metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
         rows: list[Any] = []
         for doc, chunks, vectors in items:
-            if doc.doc_id == REVISION_ID:
-                raise InputError(f"{REVISION_ID!r} is reserved and cannot be a document id")
+            if doc.doc_id == REVISION_ID or doc.doc_id.startswith(SENTENCES_PREFIX):
+                raise InputError(f"{doc.doc_id!r}: reserved, it cannot be a document id")
             matrix = np.asarray(vectors, dtype=np.float32)
             if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
                 raise ValueError(f"{len(chunks)} chunks need as many vectors, got {matrix.shape}")
@@ -294,6 +297,21 @@ class ChromaChunkStore:
                         document_metadata(doc, len(chunks)) for doc, chunks, _ in items[part]
                     ],
                 )
+            sentences = [
+                (
+                    SENTENCES_PREFIX + doc.doc_id,
+                    sentences_metadata(doc.doc_id, doc.sentence_vectors),
+                )
+                for doc in docs
+                if doc.sentence_vectors is not None
+            ]
+            for start in range(0, len(sentences), conn.max_batch):
+                batch = sentences[start : start + conn.max_batch]
+                conn.documents.upsert(
+                    ids=[record_id for record_id, _ in batch],
+                    embeddings=np.ones((len(batch), 1), dtype=np.float32),
+                    metadatas=[meta for _, meta in batch],
+                )
             ours: Where = {"doc_id": {"$in": doc_ids}}
             stored = conn.chunks.get(where=ours, include=[])["ids"]
             stale = sorted(set(stored) - set(ids))
@@ -311,7 +329,7 @@ class ChromaChunkStore:
         def delete(conn: _Conn) -> None:
             # Record first: if we die before the chunks go, a re-ingest still sees the
             # document as absent, and prune_orphans removes the leftovers.
-            conn.documents.delete(ids=[doc_id])
+            conn.documents.delete(ids=[doc_id, SENTENCES_PREFIX + doc_id])
             conn.chunks.delete(where={"doc_id": doc_id})
             self._bump_revision(conn)
 
@@ -344,14 +362,27 @@ class ChromaChunkStore:
     def get_document(self, doc_id: str) -> Document | None:
         if doc_id == REVISION_ID:
             return None
+        wanted = [doc_id, SENTENCES_PREFIX + doc_id]  # the record and its sentence vectors
         result = self._run(
             "get_document",
-            lambda c: c.documents.get(ids=[doc_id], include=["documents", "metadatas"]),
+            lambda c: c.documents.get(ids=wanted, include=["documents", "metadatas"]),
         )
-        if not result["ids"]:
+        records = dict(
+            zip(
+                result["ids"],
+                zip(result["documents"] or [], result["metadatas"] or [], strict=True),
+                strict=True,
+            )
+        )
+        if doc_id not in records:
             return None
-        meta = (result["metadatas"] or [])[0]
-        return document_from_record((result["documents"] or [""])[0], meta)
+        text, meta = records[doc_id]
+        doc = document_from_record(text, meta)
+        if wanted[1] in records:
+            vectors = sentences_from_record(records[wanted[1]][1])
+            if vectors.content_hash == doc.content_hash:  # not left from an older version
+                doc = doc.model_copy(update={"sentence_vectors": vectors})
+        return doc
 
     def list_documents(self) -> list[DocumentInfo]:
         return sorted(

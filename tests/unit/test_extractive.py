@@ -12,8 +12,8 @@ from qa.answering.extractive import (
     DEFAULT_THRESHOLD,
     MAX_EMBEDDED,
     ExtractiveAnswerer,
-    VectorCache,
 )
+from qa.answering.vectors import VectorCache
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import Vectors
 from qa.types import Answer
