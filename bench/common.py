@@ -146,16 +146,29 @@ def quiet_logs() -> None:
 
 
 # ------------------------------------------------------------------ scaled stores
+# Bump when what ingestion stores changes: cached stores of another version are rebuilt.
+CACHE_VERSION = "2 (sentence vectors stored at ingest)"
+
+
+def _cached(path: Path) -> bool:
+    marker = path / ".done"
+    return marker.exists() and marker.read_text(encoding="utf-8") == CACHE_VERSION
+
+
+def _mark_cached(path: Path) -> None:
+    (path / ".done").write_text(CACHE_VERSION, encoding="utf-8")
+
+
 def base_data_dir() -> Path:
     """An embedded store holding the real corpus (ingested once, cached in bench/out/cache)."""
     import shutil
 
     path = OUT / "cache" / "base"
-    if not (path / ".done").exists():
+    if not _cached(path):
         shutil.rmtree(path, ignore_errors=True)
         print("ingesting the wikiqa-dev corpus + seeds once (cached in bench/out/cache/base)")
         service(path).ingest_documents(load_documents())
-        (path / ".done").touch()
+        _mark_cached(path)
     return path
 
 
@@ -232,11 +245,11 @@ def scaled_data_dir(chunks: int) -> Path:
     if chunks <= real:
         return base_data_dir()
     path = OUT / "cache" / f"embedded-{chunks}"
-    if not (path / ".done").exists():
+    if not _cached(path):
         shutil.rmtree(path, ignore_errors=True)
         print(f"building a {chunks:,}-chunk store (perturbed copies of the real chunks)")
         svc = service(path)
         svc.store.check_embedder(svc.embedder.name, svc.embedder.dimension)
         populate(svc.store, chunks)
-        (path / ".done").touch()
+        _mark_cached(path)
     return path

@@ -400,6 +400,7 @@ def build_service(settings: Settings) -> QAService:
     from qa.answering.extractive import ExtractiveAnswerer
     from qa.answering.vectors import CachedEmbedder, VectorCache
     from qa.conversations import ConversationStore
+    from qa.embeddings.batching import BatchingEmbedder
     from qa.embeddings.factory import build_embedder
     from qa.retrieval import HybridRetriever
     from qa.store.chroma import ChromaChunkStore, make_chroma_client
@@ -409,7 +410,9 @@ def build_service(settings: Settings) -> QAService:
     embedder = build_embedder(settings)
     store = ChromaChunkStore(lambda: make_chroma_client(settings), settings)
     lexical = LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
-    vectors = VectorCache(embedder)  # the question is embedded once, for search and answer
+    # Questions and answer sentences: concurrent requests share model runs, and the question
+    # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
+    vectors = VectorCache(BatchingEmbedder(embedder))
     retriever = HybridRetriever(
         store, CachedEmbedder(vectors), lexical, mode=settings.retrieval_mode
     )
