@@ -58,11 +58,15 @@ def _terms(texts: list[str]) -> list[list[str]]:
     return terms
 
 
+_TOKENIZE_BATCH = 10_000  # term strings are short-lived: ids are kept, not strings
+
+
 def _token_ids(texts: list[str], vocab: dict[str, int]) -> list[list[int]]:
     """Stemmed term ids of ``texts``, adding unseen terms to ``vocab``."""
     out = []
-    for terms in _terms(texts) if texts else []:
-        out.append([vocab.setdefault(term, len(vocab)) for term in terms])
+    for start in range(0, len(texts), _TOKENIZE_BATCH):
+        for terms in _terms(texts[start : start + _TOKENIZE_BATCH]):
+            out.append([vocab.setdefault(term, len(vocab)) for term in terms])
     return out
 
 
