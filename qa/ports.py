@@ -67,8 +67,14 @@ class ChunkStore(Protocol):
         """Nearest chunks by cosine similarity (``score`` in [-1, 1], higher is closer)."""
         ...
 
+    def query_ids(
+        self, vector: Vectors, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """``query`` as ``(chunk_id, cosine)`` pairs only, best first."""
+        ...
+
     def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        """Every stored chunk with its metadata (for building the lexical index)."""
+        """Every stored chunk with its metadata, orphans included (inspection, pruning)."""
         ...
 
     def document_hashes(self) -> dict[str, str]:

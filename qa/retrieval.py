@@ -112,18 +112,12 @@ class HybridRetriever:
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
         n = max(self._candidates, 4 * k)
-        dense: list[Hit] = []
         dense_pairs: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
         if self.mode in ("hybrid", "dense"):
             vector = self._embedder.embed([query])
-            # Ids and scores only when the store can: texts are fetched for the kept few.
-            query_ids = getattr(self._store, "query_ids", None)
-            if query_ids is not None:
-                dense_pairs = query_ids(vector[0], n, filters)
-            else:
-                dense = self._store.query(vector[0], n, filters)
-                dense_pairs = [(h.chunk_id, h.score) for h in dense]
+            # Ids and scores only: texts are fetched below for the few passages kept.
+            dense_pairs = self._store.query_ids(vector[0], n, filters)
         if self.mode in ("hybrid", "lexical"):
             self._lexical.sync(self._store)
             lexical = self._lexical.search(query, n, filters)
@@ -135,10 +129,8 @@ class HybridRetriever:
             ranked = rrf([[c for c, _ in dense_pairs], [c for c, _ in lexical]])
         else:
             ranked = convex(dense_pairs, lexical, self.alpha)
-        known = {h.chunk_id: h for h in dense}
-        missing = [r.chunk_id for r in ranked[: 3 * k] if r.chunk_id not in known]
-        for hit in self._store.get_hits(missing):
-            known[hit.chunk_id] = hit
+        kept = [r.chunk_id for r in ranked[: 3 * k]]
+        known = {hit.chunk_id: hit for hit in self._store.get_hits(kept)}
         hits = [
             known[r.chunk_id].model_copy(update={"score": round(r.score, 6)})
             for r in ranked[: 3 * k]

@@ -84,7 +84,8 @@ def _snapshot(
     """``kept``'s rows plus ``rows``, re-indexed."""
     vocab = dict(kept.vocab)
     new_tokens = _token_ids([text for _, text, _ in rows], vocab)
-    tokens = kept.token_lists() + new_tokens
+    new_lengths = np.fromiter(map(len, new_tokens), dtype=np.int64, count=len(new_tokens))
+    tokens = kept.token_lists() + new_tokens  # bm25s indexes lists
     published = [meta.get("published_ts") for _, _, meta in rows]
     return Snapshot(
         ids=np.concatenate([kept.ids, np.array([r[0] for r in rows], dtype=object)]),
@@ -104,8 +105,14 @@ def _snapshot(
                 ),
             ]
         ),
-        tokens=np.fromiter((t for doc in tokens for t in doc), dtype=np.int32),
-        offsets=np.cumsum([0, *map(len, tokens)], dtype=np.int64),
+        # The kept rows are flat already: only the new ones are flattened.
+        tokens=np.concatenate(
+            [
+                np.asarray(kept.tokens, dtype=np.int32),
+                np.fromiter((t for doc in new_tokens for t in doc), dtype=np.int32),
+            ]
+        ),
+        offsets=np.concatenate([kept.offsets, kept.offsets[-1] + np.cumsum(new_lengths)]),
         vocab=vocab,
         doc_hashes=doc_hashes,
         revision=revision,
