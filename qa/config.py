@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         description="Embed every sentence at ingest (about twice the embedding work) so that "
         "extractive answers only look vectors up (about 4x faster to answer).",
     )
+    revision_poll_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Seconds between checks for writes made by other processes (BM25 resync); "
+        "this process's own writes are seen at once. 0: check on every search.",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     max_top_k: int = Field(50, ge=1, le=200, description="Largest top_k a request may ask for.")
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -141,8 +142,15 @@ class ChromaChunkStore:
         *,
         chunks_collection: str | None = None,
         documents_collection: str | None = None,
+        revision_ttl: float | None = None,
     ) -> None:
-        """Collection names: the explicit ones, else those in ``settings``, else the defaults."""
+        """Collection names: the explicit ones, else those in ``settings``, else the defaults.
+
+        ``revision_ttl`` (else ``settings.revision_poll_s``, else 0): seconds a revision
+        read from Chroma is reused. This store's own writes update it at once; other
+        processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
+        a Chroma read costs about 1 ms.
+        """
         self._factory = client_factory
         self._chunks_name = chunks_collection or (
             settings.chunks_collection if settings else "qa_chunks"
@@ -152,6 +160,11 @@ class ChromaChunkStore:
         )
         self._conn: _Conn | None = None
         self._lock = threading.Lock()
+        if revision_ttl is None:
+            revision_ttl = settings.revision_poll_s if settings else 0.0
+        self._revision_ttl = revision_ttl
+        self._revision: tuple[float, str] | None = None  # (monotonic time read, value)
+        self._revision_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChromaChunkStore:
@@ -187,13 +200,19 @@ class ChromaChunkStore:
                 f"Chroma {what} failed: {type(exc).__name__}: {exc}", retryable=_retryable(exc)
             ) from exc
 
-    @staticmethod
-    def _bump_revision(conn: _Conn) -> None:
+    def _bump_revision(self, conn: _Conn) -> None:
+        revision = uuid.uuid4().hex
         conn.documents.upsert(
             ids=[REVISION_ID],
             embeddings=_DUMMY_VECTOR,
-            metadatas=[{"kind": "revision", "revision": uuid.uuid4().hex}],
+            metadatas=[{"kind": "revision", "revision": revision}],
         )
+        self._remember_revision(time.monotonic(), revision)
+
+    def _remember_revision(self, read_at: float, revision: str) -> None:
+        with self._revision_lock:  # a read that started before our own write must not win
+            if self._revision is None or self._revision[0] <= read_at:
+                self._revision = (read_at, revision)
 
     def _pages(self, what: str, collection: str, **get: Any) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -475,11 +494,17 @@ class ChromaChunkStore:
             yield from self._records(page)
 
     def revision(self) -> str:
+        cached = self._revision
+        if cached is not None and time.monotonic() - cached[0] < self._revision_ttl:
+            return cached[1]
+        read_at = time.monotonic()
         result = self._run(
             "revision", lambda c: c.documents.get(ids=[REVISION_ID], include=["metadatas"])
         )
         metas = result["metadatas"] or []
-        return str(metas[0]["revision"]) if metas else ""
+        revision = str(metas[0]["revision"]) if metas else ""
+        self._remember_revision(read_at, revision)
+        return revision
 
     def ping(self) -> None:
         self._run("ping", lambda c: c.client.heartbeat())

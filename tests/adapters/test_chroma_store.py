@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -99,7 +100,11 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
         url = request.getfixturevalue("chroma_server")
         settings = Settings(_env_file=None, data_dir=tmp_path, chroma_url=url)
     settings = settings.model_copy(
-        update={"chunks_collection": f"chunks-{suffix}", "documents_collection": f"docs-{suffix}"}
+        update={
+            "chunks_collection": f"chunks-{suffix}",
+            "documents_collection": f"docs-{suffix}",
+            "revision_poll_s": 0.0,  # see test_revision_ttl for the cached reads
+        }
     )
     return partial(ChromaChunkStore.from_settings, settings)
 
@@ -344,6 +349,24 @@ def test_revision_seen_across_store_instances(make_store: StoreMaker) -> None:
     assert reader.document_hash(REVISION_ID) is None
 
 
+def test_revision_ttl(make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached revision: own writes are seen at once, another process's after the TTL."""
+    settings = make_store.args[0]  # type: ignore[attr-defined]
+    polling = ChromaChunkStore(partial(make_chroma_client, settings), settings, revision_ttl=30)
+    writer = make_store()
+    first = polling.revision()
+    store_doc(writer, *make_doc("a1", ARTICLE))
+    assert polling.revision() == first  # another process's write: not read yet
+    store_doc(polling, *make_doc("a2", ARTICLE))
+    mine = polling.revision()
+    assert mine != first  # its own write, at once
+    assert writer.revision() == mine
+    store_doc(writer, *make_doc("a3", ARTICLE))
+    clock = time.monotonic() + 31
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    assert polling.revision() == writer.revision() != mine  # TTL over: read again
+
+
 def test_reserved_id_is_refused(store: ChromaChunkStore) -> None:
     doc, chunks = make_doc(REVISION_ID, ARTICLE)
     with pytest.raises(InputError):
@@ -439,7 +462,9 @@ def test_store_error_while_server_down_and_recovery(
     chroma_server_factory: ChromaServer, tmp_path: Path
 ) -> None:
     server = chroma_server_factory
-    settings = Settings(_env_file=None, data_dir=tmp_path, chroma_url=server.url)
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, chroma_url=server.url, revision_poll_s=0.0
+    )
     store = ChromaChunkStore.from_settings(settings)  # Chroma not running yet: still fine
     with pytest.raises(StoreError) as info:
         store.ping()

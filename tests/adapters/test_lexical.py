@@ -254,7 +254,7 @@ def article(doc_id: str, lines: list[str], source: str) -> tuple[Document, list[
 def test_sync_notices_another_store_instance_writing(tmp_path: Path) -> None:
     """Two processes' stores on one Chroma: the index follows writes made by the other."""
     embedder = HashingEmbedder(32)
-    settings = Settings(_env_file=None, data_dir=tmp_path)
+    settings = Settings(_env_file=None, data_dir=tmp_path, revision_poll_s=0.0)
     reader, writer = (
         ChromaChunkStore.from_settings(settings),
         ChromaChunkStore.from_settings(settings),

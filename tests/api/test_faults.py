@@ -311,7 +311,8 @@ def test_a_document_ingested_through_one_instance_is_found_by_another(
     writer = _service(tmp_path / "one", server.url)
     assert writer.ingest_paths([SEEDS]).failed == 0
     # Lexical only: the hit can come from nowhere but the second instance's BM25 index.
-    reader = _service(tmp_path / "two", server.url, retrieval_mode="lexical")
+    # It checks Chroma for other processes' writes every 0.2 s.
+    reader = _service(tmp_path / "two", server.url, retrieval_mode="lexical", revision_poll_s=0.2)
     query = {"query": "quokka sanctuary on Rottnest"}
     with TestClient(create_app(writer)) as one, TestClient(create_app(reader)) as two:
         first = two.post("/v1/search", json=query)  # builds the reader's index now
@@ -322,13 +323,17 @@ def test_a_document_ingested_through_one_instance_is_found_by_another(
         added = one.post("/v1/documents", json={"documents": [{"id": "quokka-news", "body": body}]})
         assert added.status_code == 201
 
-        found = two.post("/v1/search", json=query).json()["hits"]
+        def hits_after_poll() -> list[dict[str, Any]]:
+            time.sleep(0.25)  # one poll interval: the write is seen by the next search
+            hits: list[dict[str, Any]] = two.post("/v1/search", json=query).json()["hits"]
+            return hits
+
+        found = hits_after_poll()
         assert found[0]["doc_id"] == "quokka-news"
         assert "quokka sanctuary" in found[0]["text"]
 
         assert one.delete("/v1/documents/quokka-news").status_code == 204
-        gone = two.post("/v1/search", json=query).json()["hits"]
-        assert all(h["doc_id"] != "quokka-news" for h in gone)
+        assert all(h["doc_id"] != "quokka-news" for h in hits_after_poll())
 
 
 # ------------------------------------------------------------------ LLM failures
