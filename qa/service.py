@@ -398,7 +398,7 @@ class QAService:
 def build_service(settings: Settings) -> QAService:
     """Wire the adapters the settings ask for."""
     from qa.answering.extractive import ExtractiveAnswerer
-    from qa.answering.vectors import CachedEmbedder, VectorCache
+    from qa.answering.vectors import VectorCache
     from qa.conversations import ConversationStore
     from qa.embeddings.batching import BatchingEmbedder
     from qa.embeddings.factory import build_embedder
@@ -413,9 +413,7 @@ def build_service(settings: Settings) -> QAService:
     # Questions and answer sentences: concurrent requests share model runs, and the question
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
     vectors = VectorCache(BatchingEmbedder(embedder))
-    retriever = HybridRetriever(
-        store, CachedEmbedder(vectors), lexical, mode=settings.retrieval_mode
-    )
+    retriever = HybridRetriever(store, vectors, lexical, mode=settings.retrieval_mode)
     documents = store.get_document
     extractive = (
         ExtractiveAnswerer(embedder, documents, cache=vectors)

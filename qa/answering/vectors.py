@@ -4,13 +4,12 @@ answering, and an LRU of recent embeddings shared by retrieval and answering."""
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
 from qa.answering.sentences import Sentence
+from qa.lru import LRU
 from qa.ports import Embedder, Vectors
 from qa.types import Document, SentenceVectors
 
@@ -38,47 +37,36 @@ def unpack(packed: SentenceVectors) -> dict[tuple[int, int], Vectors]:
 
 
 class VectorCache:
-    """Embeddings of texts, kept in a bounded LRU keyed by a hash of the text."""
+    """Embeddings of texts, kept in a bounded LRU keyed by a hash of the text.
+
+    It is an Embedder too: retrieval embeds the question through it, and the answerer then
+    finds that vector instead of embedding the question again.
+    """
 
     def __init__(self, embedder: Embedder, maxsize: int = 4096) -> None:
         self.embedder = embedder
-        self._maxsize = maxsize
-        self._cache: OrderedDict[bytes, Vectors] = OrderedDict()
-        self._lock = threading.Lock()
+        self.name = embedder.name
+        self.dimension = embedder.dimension
+        self._cache: LRU[bytes, Vectors] = LRU(maxsize)
+
+    def count_tokens(self, text: str) -> int:
+        return self.embedder.count_tokens(text)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self.vectors(texts)
 
     def vectors(self, texts: Sequence[str]) -> Vectors:
         """One unit-length row per text; texts not cached are embedded in one batch."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-        with self._lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
-            for k in found:
-                self._cache.move_to_end(k)
+        found = self._cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            fresh = self.embedder.embed([text_of[k] for k in missing])
-            with self._lock:
-                for k, row in zip(missing, fresh, strict=True):
-                    found[k] = self._cache[k] = row
-                while len(self._cache) > self._maxsize:
-                    self._cache.popitem(last=False)
-        if not keys:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+            fresh = dict(
+                zip(missing, self.embedder.embed([text_of[k] for k in missing]), strict=True)
+            )
+            self._cache.put_many(fresh)
+            found.update(fresh)
         return np.stack([found[k] for k in keys]).astype(np.float32)
-
-
-class CachedEmbedder:
-    """An Embedder answering from a VectorCache: retrieval embeds the question there, and
-    the answerer finds it instead of embedding it again."""
-
-    def __init__(self, cache: VectorCache) -> None:
-        self._cache = cache
-        self._embedder = cache.embedder
-        self.name = self._embedder.name
-        self.dimension = self._embedder.dimension
-
-    def count_tokens(self, text: str) -> int:
-        return self._embedder.count_tokens(text)
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        return self._cache.vectors(texts)

@@ -36,6 +36,7 @@ from chromadb.errors import ChromaError
 
 from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError, QAError, StoreError
+from qa.lru import LRU
 from qa.ports import Vectors
 from qa.store import (
     SENTENCES_PREFIX,
@@ -143,6 +144,7 @@ class ChromaChunkStore:
         chunks_collection: str | None = None,
         documents_collection: str | None = None,
         revision_ttl: float | None = None,
+        hit_cache_size: int = 4096,
     ) -> None:
         """Collection names: the explicit ones, else those in ``settings``, else the defaults.
 
@@ -165,6 +167,7 @@ class ChromaChunkStore:
         self._revision_ttl = revision_ttl
         self._revision: tuple[float, str] | None = None  # (monotonic time read, value)
         self._revision_lock = threading.Lock()
+        self._hits: LRU[str, Hit] = LRU(hit_cache_size)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChromaChunkStore:
@@ -454,20 +457,26 @@ class ChromaChunkStore:
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
 
     def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
+        """Passages by id. Recent ones come from an LRU (a chunk id names its document's
+        content hash, so its record never changes), emptied when the revision moves."""
         wanted = list(dict.fromkeys(chunk_ids))
-        found: dict[str, Hit] = {}
+        found = self._hits.get_many(wanted, self._revision[1] if self._revision else None)
+        missing = [chunk_id for chunk_id in wanted if chunk_id not in found]
 
         def fetch(conn: _Conn) -> None:
-            for start in range(0, len(wanted), conn.max_batch):
-                part = wanted[start : start + conn.max_batch]
+            for start in range(0, len(missing), conn.max_batch):
+                part = missing[start : start + conn.max_batch]
                 result = conn.chunks.get(ids=part, include=["documents", "metadatas"])
                 texts = result["documents"] or []
                 metas = result["metadatas"] or []
                 for i, chunk_id in enumerate(result["ids"]):
                     found[chunk_id] = hit_from_record(chunk_id, texts[i], metas[i], 0.0)
 
-        if wanted:
+        if missing:
             self._run("get_hits", fetch)
+            self._hits.put_many(
+                {chunk_id: found[chunk_id] for chunk_id in missing if chunk_id in found}
+            )
         return [found[chunk_id] for chunk_id in wanted if chunk_id in found]
 
     def document_hashes(self) -> dict[str, str]:

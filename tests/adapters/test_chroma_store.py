@@ -496,3 +496,19 @@ def test_store_errors_wrap_invalid_requests(store: ChromaChunkStore) -> None:
         store.query(np.ones(7, dtype=np.float32), k=1)  # wrong dimension
     assert info.value.retryable is False
     assert info.value.__cause__ is not None
+
+
+def test_get_hits_are_cached_until_the_revision_moves(make_store: StoreMaker) -> None:
+    store, other = make_store(), make_store()
+    doc, chunks = make_doc("a1", ARTICLE)
+    store_doc(store, doc, chunks)
+    ids = [c.chunk_id for c in chunks]
+    store.revision()
+    first = store.get_hits(ids)
+    misses = store._hits.misses
+    again = store.get_hits(ids)
+    assert again == first
+    assert store._hits.misses == misses  # no Chroma read: every hit came from the cache
+    other.delete_document("a1")
+    store.revision()  # another process's write, seen: the cache starts over
+    assert store.get_hits(ids) == []
