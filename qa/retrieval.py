@@ -23,7 +23,7 @@ RRF_K = 60
 class LexicalSearcher(Protocol):
     """What retrieval needs from the BM25 index."""
 
-    def sync(self, store: ChunkStore) -> object: ...
+    def sync(self, store: ChunkStore, *, wait: bool = True) -> object: ...
 
     def search(
         self, query: str, k: int, filters: Filters | None = None
@@ -119,7 +119,7 @@ class HybridRetriever:
             # Ids and scores only: texts are fetched below for the few passages kept.
             dense_pairs = self._store.query_ids(vector[0], n, filters)
         if self.mode in ("hybrid", "lexical"):
-            self._lexical.sync(self._store)
+            self._lexical.sync(self._store, wait=False)
             lexical = self._lexical.search(query, n, filters)
         if self.mode == "dense":
             ranked = [Ranked(c, s) for c, s in dense_pairs]

@@ -124,12 +124,18 @@ class LexicalIndex:
     """Keyword search over chunks. Thread-safe: a sync builds a new snapshot and swaps it in
     at the end, so searches running meanwhile keep using the old one."""
 
-    def __init__(self, cache_dir: Path | None = None, *, cache_key: str = "") -> None:
+    def __init__(
+        self, cache_dir: Path | None = None, *, cache_key: str = "", inline_max: int = 50_000
+    ) -> None:
+        """``inline_max``: up to this many chunks a search that notices a write syncs
+        before it answers (well under a second); a bigger index syncs in a background
+        thread and searches use the previous snapshot until it is swapped in."""
         self._snapshot = Snapshot.empty()
         self._rebuild_lock = threading.Lock()
         self._cache_dir = cache_dir
         self._cache_key = cache_key
         self._cache_tried = cache_dir is None
+        self._inline_max = inline_max
 
     def __len__(self) -> int:
         return len(self._snapshot.ids)
@@ -145,18 +151,25 @@ class LexicalIndex:
         with self._rebuild_lock:
             self._swap(_snapshot(Snapshot.empty(), list(items), {}, None), "rebuilt")
 
-    def sync(self, store: ChunkSource) -> bool:
+    def sync(self, store: ChunkSource, *, wait: bool = True) -> bool:
         """Bring the index up to ``store``'s revision; returns whether it changed.
 
         The revision is read before the documents, so a write landing during the sync
-        leaves the index one revision behind and the next sync catches up.
+        leaves the index one revision behind and the next sync catches up. While another
+        thread syncs, the current snapshot is used rather than queueing behind it; only an
+        index with no snapshot yet waits. ``wait=False`` (searches): an index bigger than
+        ``inline_max`` chunks syncs in a background thread and this call returns False.
         """
         revision = store.revision()
         if revision == self.revision:
             return False
-        # While another thread syncs, search the current snapshot instead of queueing behind
-        # it; wait only when there is no snapshot yet.
-        if not self._rebuild_lock.acquire(blocking=self.revision is None and not self):
+        first = self.revision is None and not self
+        if not self._rebuild_lock.acquire(blocking=first):
+            return False
+        if not wait and not first and len(self) > self._inline_max:
+            threading.Thread(
+                target=self._sync_in_background, args=(store,), name="qa-lexical-sync", daemon=True
+            ).start()  # it releases the lock
             return False
         try:
             if not self._cache_tried:
@@ -168,6 +181,16 @@ class LexicalIndex:
         finally:
             self._rebuild_lock.release()
         return True
+
+    def _sync_in_background(self, store: ChunkSource) -> None:
+        try:
+            revision = store.revision()
+            if revision != self.revision:
+                self._sync(store, revision)
+        except Exception as exc:  # the store may be down: the next search tries again
+            logger.warning("lexical index sync failed: %s: %s", type(exc).__name__, exc)
+        finally:
+            self._rebuild_lock.release()
 
     def _sync(self, store: ChunkSource, revision: str) -> None:
         started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,6 +181,37 @@ def test_sync_reads_only_changed_documents() -> None:
     assert ids(index.search("border", k=5)) == ["u:0", "a:0"]
     assert ids(index.search("Tajikistan", k=5)) == ["a:1"]
     assert index.search("river", k=5, filters=Filters(source=["asianews"])) == []
+
+
+def test_big_index_syncs_in_the_background_while_searches_use_the_old_one() -> None:
+    store = FakeStore(ITEMS)
+    index = LexicalIndex(inline_max=2)  # 4 chunks count as big
+    assert index.sync(store, wait=False) is True  # no snapshot yet: this one waits
+    edited = ("r:0", "Afghan soldiers crossed the river at night.", ITEMS[2][2])
+    store.items = [*ITEMS[:2], edited, ITEMS[3]]
+    store.rev = "r2"
+    store.entered.clear()
+    store.release.clear()  # the background read blocks until released
+    assert index.sync(store, wait=False) is False  # returns at once
+    assert store.entered.wait(timeout=10)
+    assert index.search("river", k=5) == []  # the old snapshot answers meanwhile
+    assert index.sync(store, wait=False) is False  # one sync at a time
+    store.release.set()
+    deadline = time.monotonic() + 10
+    while index.revision != "r2" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ids(index.search("river", k=5)) == ["r:0"]
+    assert index.sync(store) is False
+
+
+def test_small_index_syncs_before_the_search_answers() -> None:
+    store = FakeStore(ITEMS)
+    index = LexicalIndex()
+    index.sync(store)
+    store.items = ITEMS[:1]
+    store.rev = "r2"
+    assert index.sync(store, wait=False) is True
+    assert len(index) == 1
 
 
 def test_saved_index_is_loaded_instead_of_read_again(tmp_path: Path) -> None:
