@@ -69,6 +69,7 @@ def bm25_build(chroma_url: str, data_dir: Path, qs: list[str]) -> dict[str, floa
             break
         during.append(common.timed(lambda n=n: svc.search(qs[n % len(qs)], 5))[0] * 1000)
     sync_s = time.perf_counter() - started
+    svc.lexical.wait()  # and its save, which the load below reads
     settings = svc.settings
     load_s, loaded = common.timed(
         lambda: LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)

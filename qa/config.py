@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="Seconds between checks for writes made by other processes (BM25 resync); "
         "this process's own writes are seen at once. 0: check on every search.",
     )
+    hit_cache_size: int = Field(
+        4096,
+        ge=0,
+        le=1_000_000,
+        description="Passages kept in memory by chunk id (a chunk id names its content, so "
+        "they never go stale; emptied on any write). 0: read every passage from Chroma.",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     max_top_k: int = Field(50, ge=1, le=200, description="Largest top_k a request may ask for.")
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(

@@ -8,7 +8,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from qa.types import Answer, Chunk, Document, DocumentInfo, Filters, Hit, Turn
+from qa.types import (
+    Answer,
+    Chunk,
+    Document,
+    DocumentChanges,
+    DocumentInfo,
+    Filters,
+    Hit,
+    Turn,
+)
 
 Vectors = npt.NDArray[np.float32]
 
@@ -83,6 +92,11 @@ class ChunkStore(Protocol):
 
     def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
         """The stored chunks of these documents, with their metadata."""
+        ...
+
+    def document_changes(self, since: float) -> DocumentChanges | None:
+        """Documents written or deleted at or after ``since`` (Unix seconds, the writer's
+        clock), or None when the store cannot tell (then ``document_hashes`` is the way)."""
         ...
 
     def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:

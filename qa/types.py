@@ -14,6 +14,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class DocumentChanges(_Frozen):
+    """What changed in a store since some moment: ``doc_id`` -> ``content_hash`` of the
+    documents written, and the ids of the documents deleted (and not written again)."""
+
+    written: dict[str, str]
+    deleted: frozenset[str]
+
+
 class SentenceVectors(_Frozen):
     """Embeddings of a document's sentences, made at ingest so answers need not embed them.
 

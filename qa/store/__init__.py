@@ -19,6 +19,9 @@ from qa.types import Chunk, Document, DocumentInfo, Hit, SentenceVectors
 
 # Record ids of documents' sentence vectors: beside the document record, never listed.
 SENTENCES_PREFIX = "__sentences__/"
+# Record ids of deletion markers (when a document was deleted, for ``document_changes``).
+DELETED_PREFIX = "__deleted__/"
+RESERVED_PREFIXES = (SENTENCES_PREFIX, DELETED_PREFIX)
 
 
 def epoch_seconds(moment: datetime) -> int:

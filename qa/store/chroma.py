@@ -39,6 +39,8 @@ from qa.errors import EmbedderMismatchError, InputError, QAError, StoreError
 from qa.lru import LRU
 from qa.ports import Vectors
 from qa.store import (
+    DELETED_PREFIX,
+    RESERVED_PREFIXES,
     SENTENCES_PREFIX,
     chunk_from_record,
     chunk_metadata,
@@ -50,7 +52,7 @@ from qa.store import (
     sentences_from_record,
     sentences_metadata,
 )
-from qa.types import Chunk, Document, DocumentInfo, Filters, Hit
+from qa.types import Chunk, Document, DocumentChanges, DocumentInfo, Filters, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,10 @@ def _retryable(exc: BaseException) -> bool:
     return False
 
 
+def _documents_get(conn: _Conn, ids: list[str]) -> dict[str, Any]:
+    return dict(conn.documents.get(ids=ids, include=["metadatas"]))
+
+
 def _chunks_where(conn: _Conn, where: Where) -> dict[str, Any]:
     return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
@@ -144,14 +150,15 @@ class ChromaChunkStore:
         chunks_collection: str | None = None,
         documents_collection: str | None = None,
         revision_ttl: float | None = None,
-        hit_cache_size: int = 4096,
+        hit_cache_size: int | None = None,
     ) -> None:
         """Collection names: the explicit ones, else those in ``settings``, else the defaults.
 
         ``revision_ttl`` (else ``settings.revision_poll_s``, else 0): seconds a revision
         read from Chroma is reused. This store's own writes update it at once; other
         processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
-        a Chroma read costs about 1 ms.
+        a Chroma read costs about 1 ms. ``hit_cache_size`` (else
+        ``settings.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         """
         self._factory = client_factory
         self._chunks_name = chunks_collection or (
@@ -167,6 +174,8 @@ class ChromaChunkStore:
         self._revision_ttl = revision_ttl
         self._revision: tuple[float, str] | None = None  # (monotonic time read, value)
         self._revision_lock = threading.Lock()
+        if hit_cache_size is None:
+            hit_cache_size = settings.hit_cache_size if settings else 4096
         self._hits: LRU[str, Hit] = LRU(hit_cache_size)
 
     @classmethod
@@ -282,7 +291,7 @@ class ChromaChunkStore:
         metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
         rows: list[Any] = []
         for doc, chunks, vectors in items:
-            if doc.doc_id == REVISION_ID or doc.doc_id.startswith(SENTENCES_PREFIX):
+            if doc.doc_id == REVISION_ID or doc.doc_id.startswith(RESERVED_PREFIXES):
                 raise InputError(f"{doc.doc_id!r}: reserved, it cannot be a document id")
             matrix = np.asarray(vectors, dtype=np.float32)
             if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
@@ -316,7 +325,8 @@ class ChromaChunkStore:
                     embeddings=np.ones((len(doc_ids[part]), 1), dtype=np.float32),
                     documents=[doc.text for doc in docs[part]],
                     metadatas=[
-                        document_metadata(doc, len(chunks)) for doc, chunks, _ in items[part]
+                        {**document_metadata(doc, len(chunks)), "written_ts": time.time()}
+                        for doc, chunks, _ in items[part]
                     ],
                 )
             sentences = [
@@ -352,6 +362,11 @@ class ChromaChunkStore:
             # Record first: if we die before the chunks go, a re-ingest still sees the
             # document as absent, and prune_orphans removes the leftovers.
             conn.documents.delete(ids=[doc_id, SENTENCES_PREFIX + doc_id])
+            conn.documents.upsert(  # the marker other processes' indexes learn it from
+                ids=[DELETED_PREFIX + doc_id],
+                embeddings=_DUMMY_VECTOR,
+                metadatas=[{"kind": "deleted", "doc_id": doc_id, "written_ts": time.time()}],
+            )
             conn.chunks.delete(where={"doc_id": doc_id})
             self._bump_revision(conn)
 
@@ -481,6 +496,35 @@ class ChromaChunkStore:
 
     def document_hashes(self) -> dict[str, str]:
         return {str(m["doc_id"]): str(m["content_hash"]) for m in self._document_metas()}
+
+    def document_changes(self, since: float) -> DocumentChanges:
+        """From the ``written_ts`` stamped on document records and deletion markers (records
+        written before stamping existed never show up here: only a full listing has them).
+        A deletion marker is trusted only if the document record is really gone."""
+        written: dict[str, str] = {}
+        marked: set[str] = set()
+        where: Where = {
+            "$and": [{"kind": {"$in": ["document", "deleted"]}}, {"written_ts": {"$gte": since}}]
+        }
+        for page in self._pages(
+            "document_changes", "documents", where=where, include=["metadatas"]
+        ):
+            for meta in page["metadatas"] or []:
+                if meta["kind"] == "document":
+                    written[str(meta["doc_id"])] = str(meta["content_hash"])
+                else:
+                    marked.add(str(meta["doc_id"]))
+        maybe = sorted(marked - set(written))
+        if maybe:  # deleted, then written again by a writer with a slower clock?
+            for meta in self._documents_by_id(maybe):
+                written[str(meta["doc_id"])] = str(meta["content_hash"])
+        return DocumentChanges(written=written, deleted=frozenset(marked - set(written)))
+
+    def _documents_by_id(self, doc_ids: Sequence[str]) -> Iterator[Mapping[str, Any]]:
+        for start in range(0, len(doc_ids), _DOCS_PER_READ):
+            get = partial(_documents_get, ids=list(doc_ids[start : start + _DOCS_PER_READ]))
+            result = self._run("documents", get)
+            yield from (m for m in result["metadatas"] or [] if m.get("kind") == "document")
 
     def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
         """Chunks of the given documents, read a few documents at a time (by metadata, so

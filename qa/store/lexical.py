@@ -1,10 +1,12 @@
 """BM25 index over chunks (bm25s, English stemming and stopwords), kept in sync with the store.
 
 Syncing is incremental by document: the store's document hashes are compared with the ones
-the index was built from, and only new or changed documents' chunks are read and tokenized;
-the BM25 matrix is then recomputed from the kept token ids (bm25s, a few seconds at 100k
-chunks). With a cache directory, every synced snapshot is saved there, and a restart loads
-it (memory-mapped) and syncs the difference instead of reading every chunk back.
+the index was built from, and only new or changed documents' chunks are read and tokenized.
+After the first sync the store is asked only for the documents written or deleted since the
+previous sync began (``document_changes``), instead of for every hash. The BM25 matrix is
+then recomputed from the kept token ids (bm25s, a few seconds at 100k chunks). With a cache
+directory, every synced snapshot is saved there, and a restart loads it (memory-mapped) and
+syncs the difference instead of reading every chunk back.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,11 +24,14 @@ import numpy as np
 import Stemmer
 
 from qa.store.lexical_snapshot import Snapshot, load_snapshot, save_snapshot
-from qa.types import Chunk, Filters
+from qa.types import Chunk, DocumentChanges, Filters
 
 logger = logging.getLogger(__name__)
 
 _LANGUAGE = "english"
+#: How far behind another writer's clock may be: changes stamped this long before the last
+#: sync began are read again (a re-read of an unchanged document costs nothing).
+CLOCK_SKEW_S = 300.0
 
 Row = tuple[str, str, Mapping[str, object]]  # chunk_id, text, metadata
 
@@ -36,6 +42,8 @@ class ChunkSource(Protocol):
     def revision(self) -> str: ...
 
     def document_hashes(self) -> dict[str, str]: ...
+
+    def document_changes(self, since: float) -> DocumentChanges | None: ...
 
     def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]: ...
 
@@ -182,6 +190,13 @@ class LexicalIndex:
             self._rebuild_lock.release()
         return True
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no sync (nor its save) is running; False on timeout."""
+        if not self._rebuild_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._rebuild_lock.release()
+        return True
+
     def _sync_in_background(self, store: ChunkSource) -> None:
         try:
             revision = store.revision()
@@ -193,17 +208,17 @@ class LexicalIndex:
             self._rebuild_lock.release()
 
     def _sync(self, store: ChunkSource, revision: str) -> None:
-        started = time.perf_counter()
+        started, synced_at = time.perf_counter(), time.time()
         old = self._snapshot
-        hashes = store.document_hashes()
+        hashes = self._document_hashes(store, old)
         unchanged = {d for d, h in old.doc_hashes.items() if hashes.get(d) == h}
         fresh = sorted(d for d in hashes if d not in unchanged)
         rows = [(chunk.chunk_id, chunk.text, meta) for chunk, meta in store.chunks_of(fresh)]
         kept = old.keep(np.fromiter((d in unchanged for d in old.doc_ids), bool, len(old)))
         if len(kept) == len(old) and not rows:
-            snapshot = old.with_revision(revision, hashes)
+            snapshot = old.with_revision(revision, hashes, synced_at)
         else:
-            snapshot = _snapshot(kept, rows, hashes, revision)
+            snapshot = replace(_snapshot(kept, rows, hashes, revision), synced_at=synced_at)
         self._swap(
             snapshot,
             f"synced (+{len(rows)} -{len(old) - len(kept)} chunks from {len(fresh)} documents)",
@@ -214,6 +229,21 @@ class LexicalIndex:
                 save_snapshot(snapshot, self._cache_dir, self._cache_key)
             except OSError as exc:
                 logger.warning("lexical index not saved to %s: %s", self._cache_dir, exc)
+
+    @staticmethod
+    def _document_hashes(store: ChunkSource, old: Snapshot) -> dict[str, str]:
+        """The store's ``doc_id -> content_hash``: the old snapshot's updated with what was
+        written or deleted since its sync began (less a margin for clock skew between
+        writers), or a full listing when there is no such snapshot or the store cannot tell.
+        At 1M chunks the full listing took minutes; the changes, milliseconds."""
+        changes = None
+        if old.synced_at is not None and old.revision is not None:
+            changes = store.document_changes(old.synced_at - CLOCK_SKEW_S)
+        if changes is None:
+            return store.document_hashes()
+        hashes = {d: h for d, h in old.doc_hashes.items() if d not in changes.deleted}
+        hashes.update(changes.written)
+        return hashes
 
     def _load_cache(self) -> None:
         assert self._cache_dir is not None

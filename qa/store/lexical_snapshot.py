@@ -44,6 +44,9 @@ class Snapshot:
     doc_hashes: dict[str, str]
     revision: str | None
     retriever: bm25s.BM25 | None
+    #: Unix time at which the sync that made it started (None: not from a sync): the next
+    #: sync asks the store for the documents written since then.
+    synced_at: float | None = None
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -84,8 +87,10 @@ class Snapshot:
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         )
 
-    def with_revision(self, revision: str, doc_hashes: dict[str, str]) -> Snapshot:
-        return replace(self, revision=revision, doc_hashes=doc_hashes)
+    def with_revision(
+        self, revision: str, doc_hashes: dict[str, str], synced_at: float | None
+    ) -> Snapshot:
+        return replace(self, revision=revision, doc_hashes=doc_hashes, synced_at=synced_at)
 
     def mask(self, filters: Filters | None) -> npt.NDArray[np.bool_]:
         keep = np.ones(len(self), dtype=bool)
@@ -125,7 +130,12 @@ def save_snapshot(snapshot: Snapshot, root: Path, key: str) -> Path:
         (target / "columns.json").write_text(json.dumps(columns), encoding="utf-8")
         if snapshot.retriever is not None:
             snapshot.retriever.save(target / "bm25", show_progress=False)
-        manifest = {"format": FORMAT, "key": key, "revision": snapshot.revision}
+        manifest = {
+            "format": FORMAT,
+            "key": key,
+            "revision": snapshot.revision,
+            "synced_at": snapshot.synced_at,
+        }
         (target / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         pointer = root / f".{_POINTER}.{uuid.uuid4().hex[:8]}"
         pointer.write_text(json.dumps({"dir": target.name}), encoding="utf-8")
@@ -163,6 +173,7 @@ def load_snapshot(root: Path, key: str) -> Snapshot | None:
             doc_hashes={str(k): str(v) for k, v in columns["doc_hashes"].items()},
             revision=manifest.get("revision"),
             retriever=retriever,
+            synced_at=manifest.get("synced_at"),
         )
     except FileNotFoundError:
         return None

@@ -21,7 +21,7 @@ from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import EmbedderMismatchError, InputError, StoreError
 from qa.store.chroma import HTTP_TIMEOUT, REVISION_ID, ChromaChunkStore, make_chroma_client
-from qa.types import Chunk, Document, Filters
+from qa.types import Chunk, Document, DocumentChanges, Filters
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -512,3 +512,25 @@ def test_get_hits_are_cached_until_the_revision_moves(make_store: StoreMaker) ->
     other.delete_document("a1")
     store.revision()  # another process's write, seen: the cache starts over
     assert store.get_hits(ids) == []
+
+
+def test_document_changes_since_a_moment(make_store: StoreMaker) -> None:
+    store, other = make_store(), make_store()
+    store_doc(store, *make_doc("a1", ARTICLE))
+    store_doc(store, *make_doc("a2", ARTICLE))
+    since = time.time()
+    assert store.document_changes(since + 60) == DocumentChanges(written={}, deleted=frozenset())
+    edited, chunks = make_doc("a1", [*ARTICLE, "Update."])
+    store_doc(other, edited, chunks)
+    other.delete_document("a2")
+    changes = store.document_changes(since)
+    assert changes.written == {"a1": edited.content_hash}
+    assert changes.deleted == {"a2"}
+    assert set(store.document_changes(0).written) == {"a1"}  # a1's first write is superseded
+    store_doc(other, *make_doc("a2", ARTICLE))  # written again after its deletion
+    again = store.document_changes(since)
+    assert set(again.written) == {"a1", "a2"}
+    assert again.deleted == frozenset()
+    with pytest.raises(InputError, match="reserved"):
+        store_doc(store, *make_doc("__deleted__/a1", ARTICLE))
+    assert {d.doc_id for d in store.list_documents()} == {"a1", "a2"}  # markers are not listed

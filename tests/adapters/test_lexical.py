@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.store.chroma import ChromaChunkStore
 from qa.store.lexical import LexicalIndex
-from qa.types import Chunk, Document, Filters
+from qa.types import Chunk, Document, DocumentChanges, Filters
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -128,6 +127,9 @@ class FakeStore:
             texts[doc_id] = texts.get(doc_id, "") + text
         return {d: hashlib.sha256(t.encode()).hexdigest() for d, t in texts.items()}
 
+    def document_changes(self, since: float) -> DocumentChanges | None:
+        return None  # a store that cannot tell: every sync lists all documents
+
     def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
         self.entered.set()
         self.release.wait(timeout=10)
@@ -196,10 +198,10 @@ def test_big_index_syncs_in_the_background_while_searches_use_the_old_one() -> N
     assert store.entered.wait(timeout=10)
     assert index.search("river", k=5) == []  # the old snapshot answers meanwhile
     assert index.sync(store, wait=False) is False  # one sync at a time
+    assert index.wait(timeout=0.05) is False  # still reading
     store.release.set()
-    deadline = time.monotonic() + 10
-    while index.revision != "r2" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert index.wait(timeout=10) is True
+    assert index.revision == "r2"
     assert ids(index.search("river", k=5)) == ["r:0"]
     assert index.sync(store) is False
 
@@ -283,15 +285,21 @@ def article(doc_id: str, lines: list[str], source: str) -> tuple[Document, list[
     return doc, chunks
 
 
-def test_sync_notices_another_store_instance_writing(tmp_path: Path) -> None:
-    """Two processes' stores on one Chroma: the index follows writes made by the other."""
+def test_sync_notices_another_store_instance_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' stores on one Chroma: the index follows writes made by the other,
+    listing every document once and then asking only for what changed."""
     embedder = HashingEmbedder(32)
     settings = Settings(_env_file=None, data_dir=tmp_path, revision_poll_s=0.0)
     reader, writer = (
         ChromaChunkStore.from_settings(settings),
         ChromaChunkStore.from_settings(settings),
     )
-    index = LexicalIndex()
+    listings = []
+    full_listing = reader.document_hashes
+    monkeypatch.setattr(reader, "document_hashes", lambda: listings.append(1) or full_listing())
+    index = LexicalIndex(tmp_path / "cache", cache_key="k")
     assert index.sync(reader) is True
     assert len(index) == 0
 
@@ -305,3 +313,10 @@ def test_sync_notices_another_store_instance_writing(tmp_path: Path) -> None:
     writer.delete_document("a")
     assert index.sync(reader) is True
     assert index.search("Putin", k=5) == []
+
+    again, again_chunks = article("b", ["Putin spoke again"], "rt")
+    writer.upsert_document(again, again_chunks, embedder.embed(["Putin spoke again"]))
+    restarted = LexicalIndex(tmp_path / "cache", cache_key="k")  # loads the saved snapshot
+    assert restarted.sync(reader) is True
+    assert ids(restarted.search("Putin", k=5)) == [again_chunks[0].chunk_id]
+    assert len(listings) == 1  # only the very first sync listed every document
