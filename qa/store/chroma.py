@@ -21,21 +21,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
-import chromadb
-import httpx
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.errors import ChromaError
 
 from qa.config import Settings
-from qa.errors import EmbedderMismatchError, InputError, QAError, StoreError
+from qa.errors import EmbedderMismatchError, InputError
 from qa.lru import LRU
 from qa.ports import Vectors
 from qa.store import (
@@ -52,62 +45,31 @@ from qa.store import (
     sentences_from_record,
     sentences_metadata,
 )
+from qa.store.chroma_connection import (
+    HTTP_TIMEOUT,
+    ChromaConnection,
+    ClientFactory,
+    Conn,
+    make_chroma_client,
+)
 from qa.types import Chunk, Document, DocumentChanges, DocumentInfo, Filters, Hit
+
+__all__ = ["HTTP_TIMEOUT", "REVISION_ID", "ChromaChunkStore", "make_chroma_client"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-ClientFactory = Callable[[], ClientAPI]
 Where = dict[str, Any]
 
 REVISION_ID = "__revision__"
 _DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # documents are read by id, never searched
-_PAGE = 5000  # Chroma pages by offset, so each page costs a skip: fewer, larger ones
 _DOCS_PER_READ = 200
-HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
-def make_chroma_client(settings: Settings) -> ClientAPI:
-    """An HttpClient for ``settings.chroma_url``, else a PersistentClient in data_dir/chroma."""
-    chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        url = urlsplit(settings.chroma_url)
-        ssl = url.scheme == "https"
-        client = chromadb.HttpClient(
-            host=url.hostname or "localhost",
-            port=url.port or (443 if ssl else 8000),
-            ssl=ssl,
-            settings=chroma_settings,
-        )
-        # chromadb 1.5 builds its httpx session with timeout=None and offers no setting, so a
-        # stalled server would hang every request thread; bound it (best effort, private API).
-        session = getattr(getattr(client, "_server", None), "_session", None)
-        if isinstance(session, httpx.Client):
-            session.timeout = HTTP_TIMEOUT
-        return client
-    path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def _retryable(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, httpx.TransportError | ConnectionError | TimeoutError):
-            return True
-        if isinstance(seen, httpx.HTTPStatusError):
-            return seen.response.status_code == 429 or seen.response.status_code >= 500
-        if isinstance(seen, ChromaError):
-            return seen.code() == 429 or seen.code() >= 500
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _documents_get(conn: _Conn, ids: list[str]) -> dict[str, Any]:
+def _documents_get(conn: Conn, ids: list[str]) -> dict[str, Any]:
     return dict(conn.documents.get(ids=ids, include=["metadatas"]))
 
 
-def _chunks_where(conn: _Conn, where: Where) -> dict[str, Any]:
+def _chunks_where(conn: Conn, where: Where) -> dict[str, Any]:
     return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
 
@@ -125,14 +87,6 @@ def _where(filters: Filters | None) -> Where | None:
     if len(clauses) > 1:
         return {"$and": clauses}
     return clauses[0] if clauses else None
-
-
-@dataclass(frozen=True)
-class _Conn:
-    client: ClientAPI
-    chunks: Collection
-    documents: Collection
-    max_batch: int
 
 
 class ChromaChunkStore:
@@ -160,15 +114,11 @@ class ChromaChunkStore:
         a Chroma read costs about 1 ms. ``hit_cache_size`` (else
         ``settings.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         """
-        self._factory = client_factory
-        self._chunks_name = chunks_collection or (
-            settings.chunks_collection if settings else "qa_chunks"
+        self._db = ChromaConnection(
+            client_factory,
+            chunks_collection or (settings.chunks_collection if settings else "qa_chunks"),
+            documents_collection or (settings.documents_collection if settings else "qa_documents"),
         )
-        self._documents_name = documents_collection or (
-            settings.documents_collection if settings else "qa_documents"
-        )
-        self._conn: _Conn | None = None
-        self._lock = threading.Lock()
         if revision_ttl is None:
             revision_ttl = settings.revision_poll_s if settings else 0.0
         self._revision_ttl = revision_ttl
@@ -184,35 +134,10 @@ class ChromaChunkStore:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _connect(self) -> _Conn:
-        with self._lock:
-            if self._conn is None:
-                client = self._factory()
-                chunks = client.get_or_create_collection(
-                    self._chunks_name,
-                    embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine"}},
-                )
-                documents = client.get_or_create_collection(
-                    self._documents_name, embedding_function=None
-                )
-                self._conn = _Conn(client, chunks, documents, client.get_max_batch_size())
-            return self._conn
+    def _connect(self) -> Conn:
+        return self._db.connect()
 
-    def _run(self, what: str, call: Callable[[_Conn], T]) -> T:
-        try:
-            return call(self._connect())
-        except QAError:
-            raise
-        except Exception as exc:  # chromadb raises ValueError, httpx and Rust errors alike
-            with self._lock:
-                self._conn = None  # reconnect on the next call (server restarted, moved)
-            logger.warning("chroma %s failed: %s: %s", what, type(exc).__name__, exc)
-            raise StoreError(
-                f"Chroma {what} failed: {type(exc).__name__}: {exc}", retryable=_retryable(exc)
-            ) from exc
-
-    def _bump_revision(self, conn: _Conn) -> None:
+    def _bump_revision(self, conn: Conn) -> None:
         revision = uuid.uuid4().hex
         conn.documents.upsert(
             ids=[REVISION_ID],
@@ -226,22 +151,8 @@ class ChromaChunkStore:
             if self._revision is None or self._revision[0] <= read_at:
                 self._revision = (read_at, revision)
 
-    def _pages(self, what: str, collection: str, **get: Any) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-
-            def page(conn: _Conn, offset: int = offset) -> dict[str, Any]:
-                col = conn.chunks if collection == "chunks" else conn.documents
-                return dict(col.get(limit=_PAGE, offset=offset, **get))
-
-            result = self._run(what, page)
-            yield result
-            if len(result["ids"]) < _PAGE:
-                return
-            offset += _PAGE
-
     def _document_metas(self) -> Iterator[Mapping[str, Any]]:
-        for page in self._pages(
+        for page in self._db.pages(
             "list_documents", "documents", where={"kind": "document"}, include=["metadatas"]
         ):
             yield from page["metadatas"] or []
@@ -249,9 +160,9 @@ class ChromaChunkStore:
     # --- ChunkStore ----------------------------------------------------------------------
 
     def check_embedder(self, embedder_name: str, dimension: int) -> None:
-        def check(conn: _Conn) -> tuple[object, object] | None:
+        def check(conn: Conn) -> tuple[object, object] | None:
             # Read fresh: another process may have recorded it since we connected.
-            collection = conn.client.get_collection(self._chunks_name, embedding_function=None)
+            collection = conn.client.get_collection(self._db.chunks_name, embedding_function=None)
             meta = dict(collection.metadata or {})
             if "embedder" in meta:
                 return meta["embedder"], meta.get("embedder_dimension")
@@ -259,10 +170,10 @@ class ChromaChunkStore:
             collection.modify(metadata=meta)
             return None
 
-        recorded = self._run("check_embedder", check)
+        recorded = self._db.run("check_embedder", check)
         if recorded is not None and recorded != (embedder_name, dimension):
             raise EmbedderMismatchError(
-                f"Chroma collection {self._chunks_name!r} was built with embedder "
+                f"Chroma collection {self._db.chunks_name!r} was built with embedder "
                 f"{recorded[0]} ({recorded[1]} dims), but {embedder_name} ({dimension} dims) "
                 "is configured. Switch back to that embedder, or set QA_CHUNKS_COLLECTION to a "
                 "new name and re-ingest (or delete the collection and re-ingest)."
@@ -271,7 +182,7 @@ class ChromaChunkStore:
     def document_hash(self, doc_id: str) -> str | None:
         if doc_id == REVISION_ID:
             return None
-        result = self._run(
+        result = self._db.run(
             "document_hash", lambda c: c.documents.get(ids=[doc_id], include=["metadatas"])
         )
         metas = result["metadatas"] or []
@@ -309,7 +220,7 @@ class ChromaChunkStore:
         matrix = np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
         doc_ids = [doc.doc_id for doc in docs]
 
-        def write(conn: _Conn) -> None:
+        def write(conn: Conn) -> None:
             for start in range(0, len(ids), conn.max_batch):
                 part = slice(start, start + conn.max_batch)
                 conn.chunks.upsert(
@@ -351,14 +262,14 @@ class ChromaChunkStore:
                 conn.chunks.delete(ids=stale[start : start + conn.max_batch])
             self._bump_revision(conn)
 
-        self._run("upsert_document", write)
+        self._db.run("upsert_document", write)
         logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:
         if doc_id == REVISION_ID or self.document_hash(doc_id) is None:
             return False
 
-        def delete(conn: _Conn) -> None:
+        def delete(conn: Conn) -> None:
             # Record first: if we die before the chunks go, a re-ingest still sees the
             # document as absent, and prune_orphans removes the leftovers.
             conn.documents.delete(ids=[doc_id, SENTENCES_PREFIX + doc_id])
@@ -370,7 +281,7 @@ class ChromaChunkStore:
             conn.chunks.delete(where={"doc_id": doc_id})
             self._bump_revision(conn)
 
-        self._run("delete_document", delete)
+        self._db.run("delete_document", delete)
         return True
 
     def prune_orphans(self) -> int:
@@ -381,18 +292,18 @@ class ChromaChunkStore:
         """
         hashes = {meta["doc_id"]: meta["content_hash"] for meta in self._document_metas()}
         orphans: list[str] = []
-        for page in self._pages("prune_orphans", "chunks", include=["metadatas"]):
+        for page in self._db.pages("prune_orphans", "chunks", include=["metadatas"]):
             for chunk_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
                 if hashes.get(meta["doc_id"]) != meta["content_hash"]:
                     orphans.append(chunk_id)
         if orphans:
 
-            def delete(conn: _Conn) -> None:
+            def delete(conn: Conn) -> None:
                 for start in range(0, len(orphans), conn.max_batch):
                     conn.chunks.delete(ids=orphans[start : start + conn.max_batch])
                 self._bump_revision(conn)
 
-            self._run("prune_orphans", delete)
+            self._db.run("prune_orphans", delete)
             logger.info("pruned %d orphan chunks", len(orphans))
         return len(orphans)
 
@@ -400,7 +311,7 @@ class ChromaChunkStore:
         if doc_id == REVISION_ID:
             return None
         wanted = [doc_id, SENTENCES_PREFIX + doc_id]  # the record and its sentence vectors
-        result = self._run(
+        result = self._db.run(
             "get_document",
             lambda c: c.documents.get(ids=wanted, include=["documents", "metadatas"]),
         )
@@ -433,7 +344,7 @@ class ChromaChunkStore:
         if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
             return []  # Chroma rejects an empty $in; nothing can match it anyway
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        result = self._run(
+        result = self._db.run(
             "query",
             lambda c: c.chunks.query(
                 query_embeddings=query,
@@ -462,7 +373,7 @@ class ChromaChunkStore:
         if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        result = self._run(
+        result = self._db.run(
             "query",
             lambda c: c.chunks.query(
                 query_embeddings=query, n_results=k, where=_where(filters), include=["distances"]
@@ -478,7 +389,7 @@ class ChromaChunkStore:
         found = self._hits.get_many(wanted, self._revision[1] if self._revision else None)
         missing = [chunk_id for chunk_id in wanted if chunk_id not in found]
 
-        def fetch(conn: _Conn) -> None:
+        def fetch(conn: Conn) -> None:
             for start in range(0, len(missing), conn.max_batch):
                 part = missing[start : start + conn.max_batch]
                 result = conn.chunks.get(ids=part, include=["documents", "metadatas"])
@@ -488,7 +399,7 @@ class ChromaChunkStore:
                     found[chunk_id] = hit_from_record(chunk_id, texts[i], metas[i], 0.0)
 
         if missing:
-            self._run("get_hits", fetch)
+            self._db.run("get_hits", fetch)
             self._hits.put_many(
                 {chunk_id: found[chunk_id] for chunk_id in missing if chunk_id in found}
             )
@@ -506,7 +417,7 @@ class ChromaChunkStore:
         where: Where = {
             "$and": [{"kind": {"$in": ["document", "deleted"]}}, {"written_ts": {"$gte": since}}]
         }
-        for page in self._pages(
+        for page in self._db.pages(
             "document_changes", "documents", where=where, include=["metadatas"]
         ):
             for meta in page["metadatas"] or []:
@@ -523,7 +434,7 @@ class ChromaChunkStore:
     def _documents_by_id(self, doc_ids: Sequence[str]) -> Iterator[Mapping[str, Any]]:
         for start in range(0, len(doc_ids), _DOCS_PER_READ):
             get = partial(_documents_get, ids=list(doc_ids[start : start + _DOCS_PER_READ]))
-            result = self._run("documents", get)
+            result = self._db.run("documents", get)
             yield from (m for m in result["metadatas"] or [] if m.get("kind") == "document")
 
     def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
@@ -532,7 +443,7 @@ class ChromaChunkStore:
         wanted = list(dict.fromkeys(doc_ids))
         for start in range(0, len(wanted), _DOCS_PER_READ):
             where: Where = {"doc_id": {"$in": wanted[start : start + _DOCS_PER_READ]}}
-            page = self._run("chunks_of", partial(_chunks_where, where=where))
+            page = self._db.run("chunks_of", partial(_chunks_where, where=where))
             yield from self._records(page)
 
     @staticmethod
@@ -543,7 +454,7 @@ class ChromaChunkStore:
             yield chunk_from_record(chunk_id, texts[i], metas[i]), dict(metas[i])
 
     def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        for page in self._pages("iter_chunks", "chunks", include=["documents", "metadatas"]):
+        for page in self._db.pages("iter_chunks", "chunks", include=["documents", "metadatas"]):
             yield from self._records(page)
 
     def revision(self) -> str:
@@ -551,7 +462,7 @@ class ChromaChunkStore:
         if cached is not None and time.monotonic() - cached[0] < self._revision_ttl:
             return cached[1]
         read_at = time.monotonic()
-        result = self._run(
+        result = self._db.run(
             "revision", lambda c: c.documents.get(ids=[REVISION_ID], include=["metadatas"])
         )
         metas = result["metadatas"] or []
@@ -560,8 +471,8 @@ class ChromaChunkStore:
         return revision
 
     def ping(self) -> None:
-        self._run("ping", lambda c: c.client.heartbeat())
+        self._db.run("ping", lambda c: c.client.heartbeat())
 
     def count(self) -> int:
         """Number of stored chunks."""
-        return self._run("count", lambda c: c.chunks.count())
+        return self._db.run("count", lambda c: c.chunks.count())

@@ -277,7 +277,7 @@ def test_prune_orphans_of_a_vanished_record(
 def test_document_hashes_and_chunks_of(
     store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("qa.store.chroma._PAGE", 2)
+    monkeypatch.setattr("qa.store.chroma_connection.PAGE", 2)
     monkeypatch.setattr("qa.store.chroma._DOCS_PER_READ", 2)
     docs = {doc_id: make_doc(doc_id, [*ARTICLE[:2], doc_id]) for doc_id in ("a1", "a2", "a3")}
     for doc, chunks in docs.values():
@@ -394,7 +394,7 @@ def test_large_upserts_are_batched(tmp_path: Path) -> None:
 
 
 def test_paged_reads(store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qa.store.chroma._PAGE", 2)
+    monkeypatch.setattr("qa.store.chroma_connection.PAGE", 2)
     for doc_id in ("a1", "a2", "a3"):
         store_doc(store, *make_doc(doc_id, ARTICLE))
     assert store.count() == 12
