@@ -67,10 +67,6 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def token_lists(self) -> list[list[int]]:
-        flat = np.asarray(self.tokens)
-        return [chunk.tolist() for chunk in np.split(flat, self.offsets[1:-1])] if len(self) else []
-
     def keep(self, rows: npt.NDArray[np.bool_]) -> Snapshot:
         """The snapshot restricted to ``rows`` (index, hashes and revision left as they are)."""
         if rows.all():
