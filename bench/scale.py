@@ -41,11 +41,13 @@ def chroma_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
     sys.exit("bench: `chroma run` did not come up within 60 s")
 
 
-def bm25_build(chroma_url: str, data_dir: Path, qs: list[str]) -> dict[str, float]:
+def bm25_build(
+    chroma_url: str, data_dir: Path, qs: list[str], written_at: float
+) -> dict[str, float]:
     """Build the BM25 index from the server's chunks in this process (timed, resident MiB
     added), save it under ``data_dir`` for the API to load, then time an incremental sync
     after one more document and a load of the saved index."""
-    from qa.store.lexical import LexicalIndex
+    from qa.store.lexical import CLOCK_SKEW_S, LexicalIndex
 
     svc = common.service(data_dir, chroma_url=chroma_url)
     svc.store.ping()
@@ -64,8 +66,16 @@ def bm25_build(chroma_url: str, data_dir: Path, qs: list[str]) -> dict[str, floa
         svc.store.upsert_documents([(extra, moved, vectors)])
 
     write_one_more(0)
-    idle_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))  # nothing else running
+    # A sync re-lists what was written within CLOCK_SKEW_S of the previous one (a writer's
+    # clock or commit may lag): right after the bulk load that is every document.
+    recent_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))
+    settle = written_at + CLOCK_SKEW_S + 5 - time.time()
+    if settle > 0:
+        print(f"waiting {settle:.0f} s for the bulk load to age past the clock-skew margin")
+        time.sleep(settle)
     write_one_more(1)
+    idle_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))  # nothing else running
+    write_one_more(2)
     # As in the API: the next search notices the write, starts the sync (in the background
     # above LexicalIndex's inline_max) and answers from the previous snapshot meanwhile.
     started = time.perf_counter()
@@ -86,6 +96,7 @@ def bm25_build(chroma_url: str, data_dir: Path, qs: list[str]) -> dict[str, floa
         "build_s": build_s,
         "build_mb": grown,
         "indexed": indexed,
+        "recent_sync_s": recent_s,
         "idle_sync_s": idle_s,
         "sync_s": sync_s,
         "notice_ms": notice_s * 1000,
@@ -111,7 +122,7 @@ def main() -> None:
             writer.store.check_embedder(writer.embedder.name, writer.embedder.dimension)
             print(f"writing {args.chunks:,} chunks to `chroma run` (perturbed copies)")
             write_s, written = common.timed(lambda: common.populate(writer.store, args.chunks))
-            bm25 = bm25_build(url, tmp / "api", qs)
+            bm25 = bm25_build(url, tmp / "api", qs, time.time())
             with server(tmp / "api", QA_CHROMA_URL=url) as (api, proc, ready):
                 started = time.perf_counter()
                 httpx.post(f"{api}/v1/search", json={"query": qs[0]}, timeout=600)
@@ -130,7 +141,12 @@ def main() -> None:
             f"{bm25['indexed']:,} chunks",
             f"{bm25['build_s']:.1f} s, +{bm25['build_mb']:,.0f} MiB",
         ],
-        ["BM25 sync after one more document", "no other load", f"{bm25['idle_sync_s']:.1f} s"],
+        [
+            "BM25 sync after one more document",
+            "right after the bulk load",
+            f"{bm25['recent_sync_s']:.1f} s (re-lists the documents of the last 5 min)",
+        ],
+        ["the same, 5 min later", "no other load", f"{bm25['idle_sync_s']:.1f} s"],
         [
             "the same, with searches running",
             "",
