@@ -22,6 +22,9 @@ SENTENCES_PREFIX = "__sentences__/"
 # Record ids of deletion markers (when a document was deleted, for ``document_changes``).
 DELETED_PREFIX = "__deleted__/"
 RESERVED_PREFIXES = (SENTENCES_PREFIX, DELETED_PREFIX)
+# Deletion markers older than this are removed (``prune_orphans``); an index last synced
+# longer ago than this lists every document instead of asking for changes.
+MARKER_RETENTION_S = 7 * 24 * 3600.0
 
 
 def epoch_seconds(moment: datetime) -> int:

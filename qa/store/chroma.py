@@ -33,6 +33,7 @@ from qa.lru import LRU
 from qa.ports import Vectors
 from qa.store import (
     DELETED_PREFIX,
+    MARKER_RETENTION_S,
     RESERVED_PREFIXES,
     SENTENCES_PREFIX,
     chunk_from_record,
@@ -286,10 +287,18 @@ class ChromaChunkStore:
 
     def prune_orphans(self) -> int:
         """Delete chunks whose document has no record or another hash; returns how many.
+        Deletion markers older than ``MARKER_RETENTION_S`` go too.
 
         Run it while no other process is ingesting (e.g. when ``qa ingest`` starts): a
         document between steps (1) and (2) of an upsert would look orphaned.
         """
+        expired: Where = {
+            "$and": [
+                {"kind": "deleted"},
+                {"written_ts": {"$lt": time.time() - MARKER_RETENTION_S}},
+            ]
+        }
+        self._db.run("prune_markers", lambda c: c.documents.delete(where=expired))
         hashes = {meta["doc_id"]: meta["content_hash"] for meta in self._document_metas()}
         orphans: list[str] = []
         for page in self._db.pages("prune_orphans", "chunks", include=["metadatas"]):

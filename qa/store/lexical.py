@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 
+from qa.store import MARKER_RETENTION_S
 from qa.store.bm25_flat import FlatBM25
 from qa.store.lexical_snapshot import Snapshot, load_snapshot, save_snapshot
 from qa.types import Chunk, DocumentChanges, Filters
@@ -242,7 +243,10 @@ class LexicalIndex:
         writers), or a full listing when there is no such snapshot or the store cannot tell.
         At 1M chunks the full listing took minutes; the changes, milliseconds."""
         changes = None
-        if old.synced_at is not None and old.revision is not None:
+        recent = old.synced_at is not None and time.time() - old.synced_at < (
+            MARKER_RETENTION_S - CLOCK_SKEW_S
+        )  # else deletion markers since then may have been pruned
+        if recent and old.synced_at is not None and old.revision is not None:
             changes = store.document_changes(old.synced_at - CLOCK_SKEW_S)
         if changes is None:
             return store.document_hashes()

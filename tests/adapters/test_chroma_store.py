@@ -20,6 +20,7 @@ from fakes.chroma_server import ChromaServer
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import EmbedderMismatchError, InputError, StoreError
+from qa.store import MARKER_RETENTION_S
 from qa.store.chroma import HTTP_TIMEOUT, REVISION_ID, ChromaChunkStore, make_chroma_client
 from qa.types import Chunk, Document, DocumentChanges, Filters
 
@@ -534,3 +535,19 @@ def test_document_changes_since_a_moment(make_store: StoreMaker) -> None:
     with pytest.raises(InputError, match="reserved"):
         store_doc(store, *make_doc("__deleted__/a1", ARTICLE))
     assert {d.doc_id for d in store.list_documents()} == {"a1", "a2"}  # markers are not listed
+
+
+def test_old_deletion_markers_are_pruned(
+    make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    for doc_id in ("old", "new"):
+        store_doc(store, *make_doc(doc_id, ARTICLE))
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now - MARKER_RETENTION_S - 60)
+    store.delete_document("old")  # its marker is stamped 7 days and a minute ago
+    monkeypatch.setattr(time, "time", lambda: now)
+    store.delete_document("new")
+    assert store.document_changes(0).deleted == {"old", "new"}
+    store.prune_orphans()
+    assert store.document_changes(0).deleted == {"new"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
+from qa.store import MARKER_RETENTION_S
 from qa.store.chroma import ChromaChunkStore
 from qa.store.lexical import LexicalIndex
 from qa.types import Chunk, Document, DocumentChanges, Filters
@@ -320,3 +323,11 @@ def test_sync_notices_another_store_instance_writing(
     assert restarted.sync(reader) is True
     assert ids(restarted.search("Putin", k=5)) == [again_chunks[0].chunk_id]
     assert len(listings) == 1  # only the very first sync listed every document
+
+    # Last synced longer ago than deletion markers are kept: list everything again.
+    long_ago = time.time() - MARKER_RETENTION_S
+    restarted._snapshot = replace(restarted._snapshot, synced_at=long_ago)
+    writer.delete_document("b")
+    assert restarted.sync(reader) is True
+    assert restarted.search("Putin", k=5) == []
+    assert len(listings) == 2
