@@ -182,7 +182,10 @@ class LexicalIndex:
             return False
         if not wait and not first and len(self) > self._inline_max:
             threading.Thread(
-                target=self._sync_in_background, args=(store,), name="qa-lexical-sync", daemon=True
+                target=self._sync_in_background,
+                args=(store, revision),
+                name="qa-lexical-sync",
+                daemon=True,
             ).start()  # it releases the lock
             return False
         try:
@@ -203,10 +206,9 @@ class LexicalIndex:
         self._rebuild_lock.release()
         return True
 
-    def _sync_in_background(self, store: ChunkSource) -> None:
+    def _sync_in_background(self, store: ChunkSource, revision: str) -> None:
         try:
-            revision = store.revision()
-            if revision != self.revision:
+            if revision != self.revision:  # another thread may have synced meanwhile
                 self._sync(store, revision)
         except Exception as exc:  # the store may be down: the next search tries again
             logger.warning("lexical index sync failed: %s: %s", type(exc).__name__, exc)
@@ -243,11 +245,10 @@ class LexicalIndex:
         writers), or a full listing when there is no such snapshot or the store cannot tell.
         At 1M chunks the full listing took minutes; the changes, milliseconds."""
         changes = None
-        recent = old.synced_at is not None and time.time() - old.synced_at < (
-            MARKER_RETENTION_S - CLOCK_SKEW_S
-        )  # else deletion markers since then may have been pruned
-        if recent and old.synced_at is not None and old.revision is not None:
-            changes = store.document_changes(old.synced_at - CLOCK_SKEW_S)
+        since = old.synced_at
+        # Older than the markers' retention: deletions since then may have been pruned.
+        if since is not None and time.time() - since < MARKER_RETENTION_S - CLOCK_SKEW_S:
+            changes = store.document_changes(since - CLOCK_SKEW_S)
         if changes is None:
             return store.document_hashes()
         hashes = {d: h for d, h in old.doc_hashes.items() if d not in changes.deleted}
