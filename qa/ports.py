@@ -1,25 +1,54 @@
-"""Protocols the service depends on; adapters implement them."""
+"""Every Protocol the core depends on. Adapters implement them; only qa/wiring.py names
+the concrete classes.
+
+Storage is one backend seen through small ports, each saying what its caller needs:
+
+=====================  ===================================  ==============================
+port                   what it offers                       who calls it
+=====================  ===================================  ==============================
+``ChunkIndex``         nearest chunks, passages by id        retrieval
+``DocumentStore``      documents and their original lines    answering, citations, API
+``SentenceIndex``      a document's sentence vectors         the extractive answerer
+``ChangeFeed``         what changed since revision r         the BM25 index
+``CorpusWriter``       writes that keep all of these whole   ingestion, API deletes
+``HealthCheck``        is the backend reachable              /readyz
+=====================  ===================================  ==============================
+
+``Store`` is all of them at once: what one backend (Chroma, or the in-memory fake)
+provides, and what wiring passes around.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from qa.types import (
     Answer,
+    ChatReply,
     Chunk,
+    Citation,
     Document,
     DocumentChanges,
     DocumentInfo,
+    DocumentWrite,
     Filters,
     Hit,
+    SentenceVectors,
     Turn,
 )
 
 Vectors = npt.NDArray[np.float32]
+#: A chat message as the OpenAI API takes it: ``{"role": ..., "content": ...}``.
+Message = dict[str, str]
+#: Rewrites a follow-up into a question that can be searched alone.
+Condenser = Callable[[str, Sequence[Turn]], str]
+
+
+# --------------------------------------------------------------------------- models
 
 
 @runtime_checkable
@@ -43,55 +72,68 @@ class Embedder(Protocol):
         ...
 
 
-class ChunkStore(Protocol):
-    """Chunks with vectors, plus full documents so any line can be quoted back."""
+class ChatModel(Protocol):
+    """An OpenAI-compatible chat completion endpoint. Each call returns its own usage, so
+    concurrent requests never see each other's token counts."""
 
-    def check_embedder(self, embedder_name: str, dimension: int) -> None:
-        """Record the embedder on first use; raise EmbedderMismatchError on a mismatch."""
+    @property
+    def model(self) -> str: ...
+
+    def complete(self, messages: Sequence[Message]) -> ChatReply:
+        """The assistant's reply and its token usage; raises LLMError after retries."""
         ...
 
-    def document_hash(self, doc_id: str) -> str | None:
-        """Content hash of the stored document, or None when absent."""
+    def stream(self, messages: Sequence[Message]) -> Iterator[str | ChatReply]:
+        """Text deltas of the reply, then the whole reply (with usage) last; LLMError."""
         ...
 
-    def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        """Store a document and replace its chunks; crash-safe (see adapter docstring)."""
+
+# --------------------------------------------------------------------------- storage
+
+
+class ChunkIndex(Protocol):
+    """Chunks with their vectors: what retrieval searches."""
+
+    def query_ids(
+        self, vector: Vectors, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest chunks as ``(chunk_id, cosine)``, best first."""
         ...
 
-    def upsert_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], Vectors]]) -> None:
-        """``upsert_document`` for many documents in one batched write."""
+    def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
+        """Passages for chunk ids (score 0), in the order given; unknown ids are skipped."""
         ...
 
-    def prune_orphans(self) -> int:
-        """Delete chunks whose document record is missing or newer; returns how many."""
-        ...
 
-    def delete_document(self, doc_id: str) -> bool: ...
+class DocumentStore(Protocol):
+    """Documents with their original lines, so that any line can be quoted back."""
 
     def get_document(self, doc_id: str) -> Document | None: ...
 
     def list_documents(self) -> list[DocumentInfo]: ...
 
-    def query(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
-        """Nearest chunks by cosine similarity (``score`` in [-1, 1], higher is closer)."""
+    def document_hash(self, doc_id: str) -> str | None:
+        """Content hash of the stored document, or None when absent."""
         ...
 
-    def query_ids(
-        self, vector: Vectors, k: int, filters: Filters | None = None
-    ) -> list[tuple[str, float]]:
-        """``query`` as ``(chunk_id, cosine)`` pairs only, best first."""
+
+class SentenceIndex(Protocol):
+    """Sentence vectors made at ingest, so that answers look them up instead of embedding."""
+
+    def sentence_vectors(self, doc_id: str) -> SentenceVectors | None:
+        """The vectors of the document's current version, or None."""
         ...
 
-    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        """Every stored chunk with its metadata, orphans included (inspection, pruning)."""
+
+class ChangeFeed(Protocol):
+    """What changed in the store: the BM25 index syncs from it."""
+
+    def revision(self) -> str:
+        """Changes whenever chunks are added or removed by any process."""
         ...
 
     def document_hashes(self) -> dict[str, str]:
-        """``doc_id`` → ``content_hash`` of every stored document."""
-        ...
-
-    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        """The stored chunks of these documents, with their metadata."""
+        """``doc_id`` -> ``content_hash`` of every stored document."""
         ...
 
     def document_changes(self, since: float) -> DocumentChanges | None:
@@ -99,34 +141,86 @@ class ChunkStore(Protocol):
         clock), or None when the store cannot tell (then ``document_hashes`` is the way)."""
         ...
 
-    def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
-        """Hits for chunk ids (score 0), in the order given; unknown ids are skipped."""
+    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]:
+        """The stored chunks of these documents, with their metadata."""
         ...
 
-    def revision(self) -> str:
-        """Changes whenever chunks are added or removed by any process."""
+
+class CorpusWriter(Protocol):
+    """Writes that keep chunks, documents and sentence vectors in step."""
+
+    def check_embedder(self, embedder_name: str, dimension: int) -> None:
+        """Record the embedder on first use; raise EmbedderMismatchError on a mismatch."""
         ...
 
+    def write(self, items: Sequence[DocumentWrite]) -> None:
+        """Store documents and replace their chunks (and sentence vectors); crash-safe."""
+        ...
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document and everything derived from it; False when it was absent."""
+        ...
+
+    def prune_orphans(self) -> int:
+        """Delete chunks whose document record is missing or newer; returns how many."""
+        ...
+
+
+class HealthCheck(Protocol):
     def ping(self) -> None:
         """Raise StoreError when the store is unreachable."""
         ...
 
-    def sources(self) -> list[str]: ...
+
+class Store(ChunkIndex, DocumentStore, SentenceIndex, ChangeFeed, CorpusWriter, HealthCheck, Protocol):
+    """Everything one storage backend provides."""
 
 
-class ChatModel(Protocol):
-    """An OpenAI-compatible chat completion endpoint."""
+class LexicalSearcher(Protocol):
+    """A keyword (BM25) index kept in step with a ChangeFeed."""
 
-    @property
-    def model(self) -> str: ...
-
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
-        """The assistant's reply; raises LLMError after retries."""
+    def sync(self, feed: ChangeFeed, *, wait: bool = True) -> object:
+        """Catch up with the feed; ``wait=False`` may do it in the background."""
         ...
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
-        """Text deltas of the reply; raises LLMError."""
-        ...
+    def search(
+        self, query: str, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]: ...
+
+
+class ConversationLog(Protocol):
+    """Conversations and feedback."""
+
+    def new_id(self) -> str: ...
+
+    def exists(self, conversation_id: str) -> bool: ...
+
+    def append(self, conversation_id: str, turn: Turn) -> None: ...
+
+    def history(self, conversation_id: str, limit: int = 6) -> list[Turn]: ...
+
+    def record_feedback(
+        self,
+        *,
+        conversation_id: str | None,
+        question: str,
+        answer: str,
+        citations: list[Citation],
+        verdict: Literal["up", "down"],
+        user: str | None,
+        source: str,
+    ) -> int: ...
+
+    def list_feedback(self, limit: int = 1000) -> list[dict[str, Any]]: ...
+
+
+# --------------------------------------------------------------------------- core steps
+
+
+class Retriever(Protocol):
+    """Finds passages for a query."""
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
 
 
 class Answerer(Protocol):
@@ -134,8 +228,8 @@ class Answerer(Protocol):
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer: ...
 
-
-class Retriever(Protocol):
-    """Finds passages for a query."""
-
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        """Text deltas, then the final verified Answer."""
+        ...

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 MetaValue = str | int | float | bool
 
@@ -27,8 +32,11 @@ class SentenceVectors(_Frozen):
 
     ``spans[i]`` is sentence i's ``(char_start, char_end)`` in ``Document.text`` and row i of
     ``data`` (int8, ``round(unit vector * 127)``, ``dimension`` bytes a row) its vector.
+    Stored apart from the document (its own collection); ``content_hash`` names the version
+    of the document they were made from.
     """
 
+    doc_id: str
     content_hash: str
     dimension: int
     spans: tuple[tuple[int, int], ...]
@@ -52,8 +60,6 @@ class Document(_Frozen):
     lines: tuple[str, ...]
     excluded: frozenset[int] = frozenset()
     content_hash: str
-    # Derived data carried along for the answerer; never part of an API response.
-    sentence_vectors: SentenceVectors | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def text(self) -> str:
@@ -65,6 +71,17 @@ class Document(_Frozen):
         start = max(start, 1)
         end = min(end, len(self.lines))
         return [(n, self.lines[n - 1]) for n in range(start, end + 1)]
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One document as ingestion hands it to the store: the document, its chunks, one
+    vector per chunk, and (optionally) its sentence vectors."""
+
+    document: Document
+    chunks: tuple[Chunk, ...]
+    vectors: npt.NDArray[np.float32]
+    sentences: SentenceVectors | None = None
 
 
 class DocumentInfo(_Frozen):
@@ -143,6 +160,21 @@ class Turn(_Frozen):
     question: str
     answer: str
     standalone_question: str | None = None
+
+
+class ChatUsage(_Frozen):
+    """Tokens one chat-model call used, as the server reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatReply(_Frozen):
+    """A chat model's whole reply, with the usage of that call alone."""
+
+    text: str
+    usage: ChatUsage | None = None
 
 
 Mode = Literal["extractive", "llm"]
