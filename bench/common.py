@@ -40,11 +40,12 @@ def settings(data_dir: Path, **overrides: Any) -> Any:
     return Settings(data_dir=data_dir, _env_file=None, **overrides)
 
 
-def service(data_dir: Path, **overrides: Any) -> Any:
-    """A QAService on embedded Chroma in ``data_dir`` (fresh when the folder is new)."""
-    from qa.service import build_service
+def service(data_dir: Path, embedder: Any = None, **overrides: Any) -> Any:
+    """A QAService on embedded Chroma in ``data_dir`` (fresh when the folder is new), with
+    ``embedder`` instead of the configured one if given."""
+    from qa.wiring import build_service
 
-    return build_service(settings(data_dir, **overrides))
+    return build_service(settings(data_dir, **overrides), embedder=embedder)
 
 
 def load_documents() -> list[Any]:
@@ -176,7 +177,7 @@ def real_chunks() -> list[tuple[Any, list[Any], Any]]:
     """``(document, chunks, vectors)`` of every stored real document."""
     import numpy as np
 
-    from qa.store import chunk_from_record
+    from qa.store.records import chunk_from_record
 
     svc = service(base_data_dir())
     store = svc.store
@@ -200,7 +201,7 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
 
     Copy ``c`` of a document gets doc_id ``ID~c``, the same text, and its chunk vectors plus
     Gaussian noise of norm ``noise`` (renormalised; cosine to the original about 0.95).
-    Written straight through ChromaChunkStore.upsert_documents: no embedding time.
+    Written straight through ChromaStore.upsert_documents: no embedding time.
     """
     import numpy as np
 

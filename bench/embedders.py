@@ -30,9 +30,7 @@ def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[l
 
     rows: list[list[object]] = []
     with common.temp_dir("embedders") as tmp:
-        svc = common.service(tmp)
-        svc.embedder = embedder
-        svc.answerer.vectors.embedder = embedder
+        svc = common.service(tmp, embedder=embedder)
         embedder.embed(["warm up"])
         seconds, report = common.timed(lambda: svc.ingest_documents(docs))
         texts = [chunk.text for doc in docs for chunk in svc._chunk(doc)]

@@ -2,7 +2,7 @@
 
 Usage: python bench/scale.py [--chunks 100000] [--requests 200]
 The chunks are the real wikiqa-dev + seed chunks, then perturbed copies of them (vectors plus
-Gaussian noise, same texts), written straight through ChromaChunkStore (no embedding).
+Gaussian noise, same texts), written straight through ChromaStore (no embedding).
 1M chunks takes tens of minutes to write on 2 cores: pass --chunks 1000000 for that.
 """
 

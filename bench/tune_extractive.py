@@ -12,22 +12,32 @@ import itertools
 from pathlib import Path
 
 from qa.answering import extractive
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
+from qa.embeddings.cache import VectorCache
+from qa.embeddings.factory import build_embedder
 from qa.evaluation import load_questions, score_question, totals
-from qa.service import build_service
+from qa.store.chroma import ChromaStore
+from qa.wiring import build_service
 
 
 def load(spec: str, k: int) -> tuple[str, object, list[tuple[object, list[object]]]]:
+    """The set's name, an extractive answerer over its store, and each question's hits."""
     data_dir, questions = spec.split(":", 1)
-    service = build_service(Settings(data_dir=Path(data_dir), _env_file=None))
+    settings = Settings(data_dir=Path(data_dir), _env_file=None)
+    service = build_service(settings)
+    store = ChromaStore.from_settings(settings)
+    answerer = ExtractiveAnswerer(
+        VectorCache(build_embedder(settings)), store.get_document, sentences=store
+    )
     qs = load_questions(Path(questions))
-    return Path(questions).stem, service, [(q, service.search(q.question, k)) for q in qs]
+    return Path(questions).stem, answerer, [(q, service.search(q.question, k)) for q in qs]
 
 
 def run(
     name: str, service: object, cases: list[tuple[object, list[object]]], k: int
 ) -> dict[str, float | None]:
-    answerer = service.answerer  # type: ignore[attr-defined]
+    answerer = service
     rows = [score_question(q, hits[:k], answerer.answer(q.question, hits, [])) for q, hits in cases]  # type: ignore[attr-defined]
     t = totals(rows)
     return {
@@ -75,7 +85,7 @@ def main() -> None:
             if name != "threshold":
                 setattr(extractive, name, value)
         for set_name, service, cases in sets:
-            service.answerer.threshold = setting["threshold"]  # type: ignore[attr-defined]
+            service.threshold = setting["threshold"]  # type: ignore[attr-defined]
             m = run(set_name, service, cases, 3)
             print(
                 f"{set_name[:16]:<16} "

@@ -27,7 +27,7 @@ class CLIError(Exception):
 
 
 def _service(settings: Settings) -> Any:
-    from qa.service import build_service
+    from qa.wiring import build_service
 
     return build_service(settings)
 
@@ -126,7 +126,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.conversations import ConversationStore
+    from qa.store.conversations import ConversationStore
 
     for row in ConversationStore(settings.sqlite_path).list_feedback(limit=args.limit):
         print(json.dumps(row, ensure_ascii=False, default=str))

@@ -171,28 +171,30 @@ class _TimedAnswerer(_Decorator):
 class _MeteredChat(_Decorator):
     """Counts the chat model's tokens (its ``last_usage``) and failures, by kind."""
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
+    def complete(self, messages: Sequence[dict[str, str]]) -> Any:
         try:
-            reply: str = self._inner.complete(messages)
+            reply = self._inner.complete(messages)
         except LLMError as exc:
             record_llm_error(llm_error_kind(exc))
             raise
-        self._count_usage()
+        self._count_usage(reply)
         return reply
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[Any]:
         try:
-            yield from self._inner.stream(messages)
+            for item in self._inner.stream(messages):
+                if not isinstance(item, str):
+                    self._count_usage(item)
+                yield item
         except LLMError as exc:
             record_llm_error(llm_error_kind(exc))
             raise
-        self._count_usage()
 
-    def _count_usage(self) -> None:
-        usage = getattr(self._inner, "last_usage", None)
-        if isinstance(usage, dict):
-            record_llm_tokens(int(usage.get("prompt_tokens", 0)), "prompt")
-            record_llm_tokens(int(usage.get("completion_tokens", 0)), "completion")
+    def _count_usage(self, reply: Any) -> None:
+        usage = getattr(reply, "usage", None)
+        if usage is not None:
+            record_llm_tokens(usage.prompt_tokens, "prompt")
+            record_llm_tokens(usage.completion_tokens, "completion")
 
 
 def llm_error_kind(exc: BaseException) -> str:
@@ -235,11 +237,11 @@ def instrument_service(service: Any) -> None:
     """
     if service is None or getattr(service, _INSTRUMENTED, False):
         return
-    chat = getattr(service.answerer, "chat", None)  # the LLM answerer's ChatModel
+    chat = getattr(service._answerer, "chat", None)  # the LLM answerer's ChatModel
     if chat is not None:
-        service.answerer.chat = _MeteredChat(chat)
-    service.retriever = _TimedRetriever(service.retriever)
-    service.answerer = _TimedAnswerer(service.answerer)
+        service._answerer.chat = _MeteredChat(chat)
+    service._retriever = _TimedRetriever(service._retriever)
+    service._answerer = _TimedAnswerer(service._answerer)
     # An instance attribute shadows the method, so add_records and ingest_paths count too.
     service.ingest_documents = _counting_ingest(service.ingest_documents)
     setattr(service, _INSTRUMENTED, True)

@@ -120,8 +120,8 @@ class DocumentStore(Protocol):
 class SentenceIndex(Protocol):
     """Sentence vectors made at ingest, so that answers look them up instead of embedding."""
 
-    def sentence_vectors(self, doc_id: str) -> SentenceVectors | None:
-        """The vectors of the document's current version, or None."""
+    def sentence_vectors(self, doc_id: str, content_hash: str) -> SentenceVectors | None:
+        """The vectors made from that version of the document, or None."""
         ...
 
 
@@ -172,7 +172,9 @@ class HealthCheck(Protocol):
         ...
 
 
-class Store(ChunkIndex, DocumentStore, SentenceIndex, ChangeFeed, CorpusWriter, HealthCheck, Protocol):
+class Store(
+    ChunkIndex, DocumentStore, SentenceIndex, ChangeFeed, CorpusWriter, HealthCheck, Protocol
+):
     """Everything one storage backend provides."""
 
 

@@ -6,9 +6,9 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
-from qa.ports import ChunkStore, Embedder
+from qa.ports import ChangeFeed, ChunkIndex, Embedder, LexicalSearcher
 from qa.types import Filters, Hit
 
 log = logging.getLogger(__name__)
@@ -18,16 +18,6 @@ RetrievalMode = Literal["hybrid", "dense", "lexical"]
 
 #: Reciprocal-rank-fusion constant (Cormack et al. 2009).
 RRF_K = 60
-
-
-class LexicalSearcher(Protocol):
-    """What retrieval needs from the BM25 index."""
-
-    def sync(self, store: ChunkStore, *, wait: bool = True) -> object: ...
-
-    def search(
-        self, query: str, k: int, filters: Filters | None = None
-    ) -> list[tuple[str, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -88,13 +78,15 @@ def diversify(ranked: Sequence[Hit], k: int) -> list[Hit]:
 
 
 class HybridRetriever:
-    """Dense + BM25 retrieval over one store."""
+    """Dense + BM25 retrieval over one store (its chunk index, and the change feed the BM25
+    index syncs from)."""
 
     def __init__(
         self,
-        store: ChunkStore,
+        store: ChunkIndex,
         embedder: Embedder,
         lexical: LexicalSearcher,
+        feed: ChangeFeed,
         *,
         mode: RetrievalMode = "hybrid",
         fusion: Fusion = "convex",
@@ -104,6 +96,7 @@ class HybridRetriever:
         self._store = store
         self._embedder = embedder
         self._lexical = lexical
+        self._feed = feed
         self.mode = mode
         self.fusion = fusion
         self.alpha = alpha
@@ -119,7 +112,7 @@ class HybridRetriever:
             # Ids and scores only: texts are fetched below for the few passages kept.
             dense_pairs = self._store.query_ids(vector[0], n, filters)
         if self.mode in ("hybrid", "lexical"):
-            self._lexical.sync(self._store, wait=False)
+            self._lexical.sync(self._feed, wait=False)
             lexical = self._lexical.search(query, n, filters)
         if self.mode == "dense":
             ranked = [Ranked(c, s) for c, s in dense_pairs]

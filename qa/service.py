@@ -1,4 +1,7 @@
-"""QAService: ingest, search and ask; ``build_service`` picks the adapters from settings."""
+"""QAService: the facade frontends call (ingest, documents, search, ask, conversations).
+
+It knows only ports (qa/ports.py); qa/wiring.py builds it from settings.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,49 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from qa.answering.sentences import document_sentences
-from qa.answering.vectors import pack
+from qa.answering.condense import naive_condense
 from qa.config import Settings
+from qa.embeddings.packing import pack
 from qa.errors import IngestError, InputError, NotFoundError, QAError
-from qa.ports import ChunkStore, Embedder, Vectors
-from qa.types import Answer, Chunk, Document, DocumentInfo, Filters, Hit, Turn
+from qa.ports import (
+    Answerer,
+    Condenser,
+    ConversationLog,
+    Embedder,
+    LexicalSearcher,
+    Retriever,
+    Store,
+)
+from qa.text import document_sentences
+from qa.types import (
+    Answer,
+    Chunk,
+    Citation,
+    Document,
+    DocumentInfo,
+    DocumentWrite,
+    Filters,
+    Hit,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
 
 #: Chunks embedded per call across documents (bigger batches keep the embedder busy).
 EMBED_GROUP = 256
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question ready to answer: its conversation, standalone form, history and hits."""
+
+    conversation_id: str | None
+    standalone: str
+    history: list[Turn]
+    hits: list[Hit]
+    retrieve_ms: float
 
 
 @dataclass
@@ -63,28 +96,30 @@ class QAService:
         self,
         settings: Settings,
         *,
-        store: ChunkStore,
+        store: Store,
         embedder: Embedder,
-        lexical: Any,
-        retriever: Any,
-        answerer: Any,
-        conversations: Any,
-        condense: Callable[[str, Sequence[Turn]], str] | None = None,
+        retriever: Retriever,
+        answerer: Answerer,
+        conversations: ConversationLog,
+        lexical: LexicalSearcher | None = None,
+        condense: Condenser = naive_condense,
     ) -> None:
+        """``embedder`` embeds what is ingested; ``lexical`` is warmed up at start (the
+        retriever keeps it in sync); ``condense`` makes follow-ups searchable alone."""
         self.settings = settings
-        self.store = store
-        self.embedder = embedder
-        self.lexical = lexical
-        self.retriever = retriever
-        self.answerer = answerer
-        self.conversations = conversations
+        self._store = store
+        self._embedder = embedder
+        self._retriever = retriever
+        self._answerer = answerer
+        self._conversations = conversations
+        self._lexical = lexical
         self._condense = condense
         self._embedder_checked = False
 
     # ---------------------------------------------------------------- ingestion
     def _check_embedder(self) -> None:
         if not self._embedder_checked:
-            self.store.check_embedder(self.embedder.name, self.embedder.dimension)
+            self._store.check_embedder(self._embedder.name, self._embedder.dimension)
             self._embedder_checked = True
 
     def _chunk(self, doc: Document) -> list[Chunk]:
@@ -94,7 +129,7 @@ class QAService:
             doc,
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
-            length_function=self.embedder.count_tokens,
+            length_function=self._embedder.count_tokens,
         )
 
     def ingest_documents(
@@ -109,7 +144,7 @@ class QAService:
         pending: list[tuple[Document, list[Chunk]]] = []
         pending_chunks = 0
         for doc in docs:
-            if self.store.document_hash(doc.doc_id) == doc.content_hash:
+            if self._store.document_hash(doc.doc_id) == doc.content_hash:
                 report.unchanged += 1
                 if progress:
                     progress(1)
@@ -136,24 +171,23 @@ class QAService:
         ]
         texts = [chunk.text for _, chunks in pending for chunk in chunks]
         texts += [s.text for found in sentences for s in found]
-        vectors = self.embedder.embed(texts)  # one call: the embedder batches by length
-        items: list[tuple[Document, Sequence[Chunk], Vectors]] = []
+        vectors = self._embedder.embed(texts)  # one call: the embedder batches by length
+        items: list[DocumentWrite] = []
         offset = sum(len(chunks) for _, chunks in pending)
         at = 0
         for (doc, chunks), found in zip(pending, sentences, strict=True):
-            stored = doc
+            packed = None
             if found:
                 packed = pack(doc, found, vectors[offset : offset + len(found)])
-                stored = doc.model_copy(update={"sentence_vectors": packed})
                 offset += len(found)
-            items.append((stored, chunks, vectors[at : at + len(chunks)]))
+            items.append(DocumentWrite(doc, tuple(chunks), vectors[at : at + len(chunks)], packed))
             at += len(chunks)
         # One batched write per group: each store write is a commit (or a round trip).
-        self.store.upsert_documents(items)
-        for doc, written, _ in items:
+        self._store.write(items)
+        for item in items:
             report.documents += 1
-            report.chunks += len(written)
-            report.doc_ids.append(doc.doc_id)
+            report.chunks += len(item.chunks)
+            report.doc_ids.append(item.document.doc_id)
             if progress:
                 progress(1)
 
@@ -195,11 +229,11 @@ class QAService:
         self.ingest_documents(unique, report, progress)
         if prune:
             sources = {source for _, source in scan.files}
-            for info in self.store.list_documents():
+            for info in self._store.list_documents():
                 if info.source not in sources:
-                    self.store.delete_document(info.doc_id)
+                    self._store.delete_document(info.doc_id)
                     report.pruned += 1
-        report.pruned += self.store.prune_orphans()
+        report.pruned += self._store.prune_orphans()
         return report
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
@@ -222,10 +256,10 @@ class QAService:
 
     # ---------------------------------------------------------------- documents
     def list_documents(self) -> list[DocumentInfo]:
-        return self.store.list_documents()
+        return self._store.list_documents()
 
     def get_document(self, doc_id: str) -> Document:
-        doc = self.store.get_document(doc_id)
+        doc = self._store.get_document(doc_id)
         if doc is None:
             raise NotFoundError(f"no document with id {doc_id!r}")
         return doc
@@ -240,7 +274,7 @@ class QAService:
         return doc.line_text(start, last)
 
     def delete_document(self, doc_id: str) -> None:
-        if not self.store.delete_document(doc_id):
+        if not self._store.delete_document(doc_id):
             raise NotFoundError(f"no document with id {doc_id!r}")
 
     # ---------------------------------------------------------------- questions
@@ -263,10 +297,7 @@ class QAService:
     def search(
         self, query: str, top_k: int | None = None, filters: Filters | None = None
     ) -> list[Hit]:
-        hits: list[Hit] = self.retriever.search(
-            self.check_question(query), self._top_k(top_k), filters
-        )
-        return hits
+        return self._retriever.search(self.check_question(query), self._top_k(top_k), filters)
 
     def _prepare(
         self,
@@ -275,7 +306,7 @@ class QAService:
         top_k: int | None,
         filters: Filters | None,
         history: Sequence[Turn] | None,
-    ) -> tuple[str | None, str, list[Turn], list[Hit], float]:
+    ) -> Prepared:
         question = self.check_question(question)
         k = self._top_k(top_k)
         turns: list[Turn]
@@ -284,21 +315,15 @@ class QAService:
             conversation_id = None
             turns = list(history)
         elif conversation_id is None:
-            conversation_id = self.conversations.new_id()
+            conversation_id = self._conversations.new_id()
             turns = []
         else:
-            turns = self.conversations.history(conversation_id)
-        standalone = question
-        if turns:
-            if self._condense is not None:
-                standalone = self._condense(question, turns)
-            else:
-                previous = turns[-1].standalone_question or turns[-1].question
-                standalone = f"{previous} {question}"
+            turns = self._conversations.history(conversation_id)
+        standalone = self._condense(question, turns) if turns else question
         started = time.perf_counter()
-        hits: list[Hit] = self.retriever.search(standalone, k, filters)
+        hits = self._retriever.search(standalone, k, filters)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        return conversation_id, standalone, turns, hits, retrieve_ms
+        return Prepared(conversation_id, standalone, turns, hits, retrieve_ms)
 
     def ask(
         self,
@@ -336,20 +361,20 @@ class QAService:
         streaming: bool,
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
-        conv, standalone, turns, hits, retrieve_ms = self._prepare(
-            question, conversation_id, top_k, filters, history
-        )
+        prepared = self._prepare(question, conversation_id, top_k, filters, history)
+        conv, standalone = prepared.conversation_id, prepared.standalone
+        hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()
         final: Answer | None = None
         if streaming:
-            for item in self.answerer.stream(standalone, hits, turns):
+            for item in self._answerer.stream(standalone, hits, turns):
                 if isinstance(item, Answer):
                     final = item
                 else:
                     yield item
         else:
             # One complete call: an LLM answers without streaming overhead.
-            final = self.answerer.answer(standalone, hits, turns)
+            final = self._answerer.answer(standalone, hits, turns)
         assert final is not None
         now = time.perf_counter()
         final = final.model_copy(
@@ -367,7 +392,7 @@ class QAService:
             turn = Turn(
                 question=question.strip(), answer=final.answer, standalone_question=standalone
             )
-            self.conversations.append(conv, turn)
+            self._conversations.append(conv, turn)
         yield final
 
     def warm_up(self, *, background: bool = True) -> None:
@@ -376,11 +401,15 @@ class QAService:
         In the background by default so the API starts serving at once; a search arriving
         before the index exists waits for it (``LexicalIndex.sync``).
         """
-        self.embedder.embed(["warm up"])
+        self._embedder.embed(["warm up"])
+        lexical = self._lexical
+        if lexical is None:
+            return
 
         def build() -> None:
+            assert lexical is not None
             try:
-                self.lexical.sync(self.store)
+                lexical.sync(self._store)
             except QAError as exc:  # Chroma may be down at start; the first search retries.
                 log.warning("lexical index not built at start-up: %s", exc)
 
@@ -389,60 +418,42 @@ class QAService:
         else:
             build()
 
+    # ---------------------------------------------------------------- conversations
+    def conversation_exists(self, conversation_id: str) -> bool:
+        return self._conversations.exists(conversation_id)
+
+    def history(self, conversation_id: str, limit: int = 6) -> list[Turn]:
+        """The conversation's last ``limit`` turns, oldest first."""
+        return self._conversations.history(conversation_id, limit=limit)
+
+    def record_feedback(
+        self,
+        *,
+        conversation_id: str | None,
+        question: str,
+        answer: str,
+        citations: list[Citation],
+        verdict: Literal["up", "down"],
+        user: str | None,
+        source: str,
+    ) -> int:
+        """Store a thumbs up/down on an answer; returns the feedback id."""
+        return self._conversations.record_feedback(
+            conversation_id=conversation_id,
+            question=question,
+            answer=answer,
+            citations=citations,
+            verdict=verdict,
+            user=user,
+            source=source,
+        )
+
+    def list_feedback(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest ``limit`` feedback records, newest first."""
+        return self._conversations.list_feedback(limit=limit)
+
+    # ---------------------------------------------------------------- health
     def readiness(self) -> dict[str, str]:
         """Component states for /readyz; raises StoreError when Chroma is unreachable."""
-        self.store.ping()
+        self._store.ping()
         return {"chroma": "ok", "llm": "configured" if self.settings.llm_enabled else "off"}
-
-
-def build_service(settings: Settings) -> QAService:
-    """Wire the adapters the settings ask for."""
-    from qa.answering.extractive import ExtractiveAnswerer
-    from qa.answering.vectors import VectorCache
-    from qa.conversations import ConversationStore
-    from qa.embeddings.batching import BatchingEmbedder
-    from qa.embeddings.factory import build_embedder
-    from qa.retrieval import HybridRetriever
-    from qa.store.chroma import ChromaChunkStore, make_chroma_client
-    from qa.store.lexical import LexicalIndex
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = build_embedder(settings)
-    store = ChromaChunkStore(lambda: make_chroma_client(settings), settings)
-    lexical = LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
-    # Questions and answer sentences: concurrent requests share model runs, and the question
-    # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
-    vectors = VectorCache(BatchingEmbedder(embedder))
-    retriever = HybridRetriever(store, vectors, lexical, mode=settings.retrieval_mode)
-    documents = store.get_document
-    extractive = (
-        ExtractiveAnswerer(embedder, documents, cache=vectors)
-        if settings.min_evidence_score is None
-        else ExtractiveAnswerer(
-            embedder, documents, threshold=settings.min_evidence_score, cache=vectors
-        )
-    )
-    answerer: Any = extractive
-    condense = None
-    if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
-        from qa.answering.llm import LLMAnswerer
-        from qa.answering.openai_chat import build_chat_model
-        from qa.prompts import load_prompts
-
-        chat = build_chat_model(settings)
-        assert chat is not None
-        prompts = load_prompts(settings.prompts_dir)
-        llm = LLMAnswerer(chat, extractive, documents, prompts, embedder)
-        answerer = llm
-        condense = llm.condense
-    conversations = ConversationStore(settings.sqlite_path)
-    return QAService(
-        settings,
-        store=store,
-        embedder=embedder,
-        lexical=lexical,
-        retriever=retriever,
-        answerer=answerer,
-        conversations=conversations,
-        condense=condense,
-    )

@@ -7,9 +7,11 @@ from qa.answering.citations import (
     resolve_citations,
     verify_citation,
 )
+from qa.answering.condense import naive_condense
 from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
-from qa.answering.llm import LLMAnswerer, naive_condense
-from qa.answering.sentences import Sentence, Source, build_sources, sentences_for_hit
+from qa.answering.llm import LLMAnswerer
+from qa.answering.sentences import Source, build_sources
+from qa.text import Sentence, sentences_for_hit
 
 __all__ = [
     "ABSTAIN_TEXT",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from sentencex import segment
 
-from qa.answering.sentences import DocumentLookup, Sentence, Source, numbers, terms
+from qa.answering.sentences import DocumentLookup, Source
+from qa.text import Sentence, numbers, terms
 from qa.types import Citation, Document
 
 ABSTAIN_TEXT = "The articles don't say."

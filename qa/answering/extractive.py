@@ -10,17 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for
-from qa.answering.sentences import (
-    DocumentLookup,
-    Sentence,
-    Source,
-    build_sources,
-    memoize,
-    numbers,
-    terms,
-)
-from qa.answering.vectors import VectorCache, unpack
-from qa.ports import Embedder, Vectors
+from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
+from qa.embeddings.packing import unpack
+from qa.ports import Embedder, SentenceIndex, Vectors
+from qa.text import Sentence, numbers, terms
 from qa.types import Answer, Citation, Hit, Mode, Turn
 
 # Calibrated with bench/tune_extractive.py on shared/eval (seed questions and wikiqa-dev): on
@@ -118,18 +111,22 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         documents: DocumentLookup,
         *,
+        sentences: SentenceIndex | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         max_sentences: int = 3,
-        cache: VectorCache | None = None,
     ) -> None:
+        """``embedder`` embeds the question and any sentence without a stored vector (wiring
+        passes the cache that retrieval embedded the question with); ``sentences`` holds the
+        vectors made at ingest."""
+        self.embedder = embedder
         self.documents = documents
+        self.sentences = sentences
         self.threshold = threshold
         self.max_sentences = max_sentences
-        self.vectors = cache or VectorCache(embedder)
 
     def support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
         """Cosine between ``claim`` and each sentence (the citations' ``support_fn``)."""
-        rows = self.vectors.vectors([claim, *(s.text for s in sentences)])
+        rows = self.embedder.embed([claim, *(s.text for s in sentences)])
         return [float(x) for x in rows[1:] @ rows[0]]
 
     def rank(
@@ -191,16 +188,20 @@ class ExtractiveAnswerer:
         """The question's vector, then each sentence's: made at ingest when the document
         carries them (no model run), embedded now otherwise."""
         known: list[Vectors | None] = [None] * len(sentences)
-        if documents is not None:
+        if documents is not None and self.sentences is not None:
             packed: dict[str, dict[tuple[int, int], Vectors]] = {}
             for i, s in enumerate(sentences):
                 if s.doc_id not in packed:
                     doc = documents(s.doc_id)
-                    vectors = doc.sentence_vectors if doc is not None else None
+                    vectors = (
+                        self.sentences.sentence_vectors(s.doc_id, doc.content_hash)
+                        if doc is not None
+                        else None
+                    )
                     packed[s.doc_id] = unpack(vectors) if vectors is not None else {}
                 known[i] = packed[s.doc_id].get((s.char_start, s.char_end))
         missing = [s.text for s, row in zip(sentences, known, strict=True) if row is None]
-        embedded = iter(self.vectors.vectors([question, *missing]))
+        embedded = iter(self.embedder.embed([question, *missing]))
         rows = [next(embedded)]
         rows.extend(row if row is not None else next(embedded) for row in known)
         return np.stack(rows).astype(np.float32)

@@ -15,11 +15,11 @@ from qa.answering.citations import (
     parse_markers,
     resolve_citations,
 )
+from qa.answering.condense import naive_condense
 from qa.answering.extractive import ExtractiveAnswerer, abstain
-from qa.answering.sentences import DocumentLookup, Sentence, Source, build_sources, memoize
-from qa.answering.vectors import VectorCache
+from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
 from qa.errors import LLMError
-from qa.ports import ChatModel, Embedder
+from qa.ports import ChatModel
 from qa.prompts import Prompts
 from qa.types import Answer, Hit, Turn
 
@@ -66,14 +66,6 @@ def render_history(history: Sequence[Turn]) -> str:
     return "\n".join(lines) or "(none)"
 
 
-def naive_condense(question: str, history: Sequence[Turn]) -> str:
-    """A follow-up made searchable without an LLM: the question plus the previous one."""
-    if not history:
-        return question
-    previous = history[-1].standalone_question or history[-1].question
-    return f"{question} {previous}"
-
-
 class LLMAnswerer:
     """Answers with a chat model over the retrieved sources; extractive when it fails."""
 
@@ -83,18 +75,14 @@ class LLMAnswerer:
         fallback: ExtractiveAnswerer,
         documents: DocumentLookup,
         prompts: Prompts,
-        embedder: Embedder,
     ) -> None:
+        """``fallback`` ranks the evidence (both modes start from the same ranking), checks
+        that claims are supported (with the same embeddings cache), and answers when the
+        LLM fails."""
         self.chat = chat
         self.fallback = fallback
         self.documents = documents
         self.prompts = prompts
-        same = fallback.vectors.embedder is embedder
-        self._vectors = fallback.vectors if same else VectorCache(embedder)
-
-    def _support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
-        rows = self._vectors.vectors([claim, *(s.text for s in sentences)])
-        return [float(x) for x in rows[1:] @ rows[0]]
 
     def _prepare(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
@@ -124,7 +112,7 @@ class LLMAnswerer:
         """The reply with only verified claims and citations."""
         if is_abstention(reply) and not any(ns for _, ns in parse_markers(reply)):
             return abstain("llm")
-        support: SupportFn = self._support
+        support: SupportFn = self.fallback.support
         text, citations, dropped = resolve_citations(reply, sources, documents, support_fn=support)
         if dropped:
             logger.info("dropped %d unverifiable citation(s) or claim(s)", dropped)
@@ -153,7 +141,7 @@ class LLMAnswerer:
             reply = self.chat.complete(messages)
         except LLMError as exc:
             return self._degraded(self.fallback.answer(question, hits, history), exc)
-        answer = self._finish(reply, sources, documents)
+        answer = self._finish(reply.text, sources, documents)
         elapsed = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={"timings_ms": {"llm": elapsed}})
 
@@ -170,8 +158,9 @@ class LLMAnswerer:
         parts: list[str] = []
         try:
             for delta in self.chat.stream(messages):
-                parts.append(delta)
-                yield delta
+                if isinstance(delta, str):  # the last item is the whole reply with usage
+                    parts.append(delta)
+                    yield delta
         except LLMError as exc:
             for item in self.fallback.stream(question, hits, history):
                 if isinstance(item, Answer):
@@ -189,7 +178,7 @@ class LLMAnswerer:
         try:
             reply = self.chat.complete(
                 [{"role": "system", "content": system}, {"role": "user", "content": question}]
-            )
+            ).text
         except LLMError as exc:
             logger.warning("condensing failed (%s); using the previous question too", exc)
             return naive_condense(question, history)

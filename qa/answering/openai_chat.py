@@ -11,6 +11,7 @@ import openai
 
 from qa.config import Settings
 from qa.errors import LLMError
+from qa.types import ChatReply, ChatUsage
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,14 @@ def _llm_error(exc: openai.OpenAIError) -> LLMError:
     return LLMError(f"chat model failed: {type(exc).__name__}: {str(exc)[:200]}", retryable=False)
 
 
-def _usage(usage: Any) -> dict[str, int] | None:
+def _usage(usage: Any) -> ChatUsage | None:
     if usage is None:
         return None
-    return {
-        "prompt_tokens": int(usage.prompt_tokens),
-        "completion_tokens": int(usage.completion_tokens),
-        "total_tokens": int(usage.total_tokens),
-    }
+    return ChatUsage(
+        prompt_tokens=int(usage.prompt_tokens),
+        completion_tokens=int(usage.completion_tokens),
+        total_tokens=int(usage.total_tokens),
+    )
 
 
 class OpenAIChatModel:
@@ -48,14 +49,13 @@ class OpenAIChatModel:
 
     Retries on 429/5xx/timeouts with backoff are the client's own (``max_retries``,
     ``timeout``, honouring Retry-After); whatever still fails is raised as LLMError.
-    ``last_usage`` holds the token counts of the latest call when the server sent them.
+    Every reply carries the token usage of its own call, when the server sent it.
     """
 
     def __init__(self, client: openai.OpenAI, model: str, *, temperature: float = 0.0) -> None:
         self._client = client
         self._model = model
         self._temperature = temperature
-        self.last_usage: dict[str, int] | None = None
 
     @property
     def model(self) -> str:
@@ -64,7 +64,7 @@ class OpenAIChatModel:
     def _messages(self, messages: Sequence[dict[str, str]]) -> Any:
         return cast(Any, [dict(m) for m in messages])
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
+    def complete(self, messages: Sequence[dict[str, str]]) -> ChatReply:
         """The assistant's reply; LLMError after the client's retries."""
         started = time.perf_counter()
         try:
@@ -77,7 +77,7 @@ class OpenAIChatModel:
             raise _llm_error(exc) from exc
         if isinstance(response, str):  # a server that streamed or sent text, not JSON
             raise LLMError("chat model sent a response that is not a chat completion")
-        self.last_usage = _usage(response.usage)
+        usage = _usage(response.usage)
         content = response.choices[0].message.content if response.choices else None
         if not content:
             raise LLMError("chat model returned no text", retryable=False)
@@ -85,13 +85,15 @@ class OpenAIChatModel:
             "llm complete model=%s ms=%.0f usage=%s",
             self._model,
             (time.perf_counter() - started) * 1000,
-            self.last_usage,
+            usage,
         )
-        return content
+        return ChatReply(text=content, usage=usage)
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
-        """Text deltas of the reply; LLMError if the call or the stream fails."""
-        self.last_usage = None
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str | ChatReply]:
+        """Text deltas of the reply, then the whole reply with its usage; LLMError if the
+        call or the stream fails."""
+        usage: ChatUsage | None = None
+        parts: list[str] = []
         try:
             chunks = self._client.chat.completions.create(
                 model=self._model,
@@ -102,12 +104,14 @@ class OpenAIChatModel:
             with chunks:
                 for chunk in chunks:
                     if chunk.usage is not None:
-                        self.last_usage = _usage(chunk.usage)
+                        usage = _usage(chunk.usage)
                     for choice in chunk.choices:
                         if choice.delta.content:
+                            parts.append(choice.delta.content)
                             yield choice.delta.content
         except openai.OpenAIError as exc:
             raise _llm_error(exc) from exc
+        yield ChatReply(text="".join(parts), usage=usage)
 
 
 def build_chat_model(settings: Settings) -> OpenAIChatModel | None:

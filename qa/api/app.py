@@ -16,7 +16,8 @@ from qa.api.middleware import install_middleware
 from qa.api.routes import router
 from qa.config import Settings, get_settings
 from qa.errors import QAError
-from qa.service import QAService, build_service
+from qa.service import QAService
+from qa.wiring import build_service
 
 log = logging.getLogger(__name__)
 

@@ -265,4 +265,4 @@ def list_feedback(
     limit: Annotated[int, Query(ge=1, le=100_000, description="Newest first.")] = 1000,
 ) -> dict[str, list[dict[str, Any]]]:
     """Thumbs-up/down verdicts from Slack, with question, answer, citations and user."""
-    return {"feedback": service.conversations.list_feedback(limit=limit)}
+    return {"feedback": service.list_feedback(limit=limit)}

@@ -79,7 +79,7 @@ class SlackBot:
         if not thread_ts or (bot and f"<@{bot}>" in event.get("text", "")):
             return False  # not a thread reply, or a mention (the app_mention listener answers)
         conversation = conversation_id_for(_team(body, event), event["channel"], thread_ts)
-        return bool(self.service.conversations.exists(conversation))
+        return bool(self.service.conversation_exists(conversation))
 
     def on_message(
         self, event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
@@ -147,7 +147,7 @@ class SlackBot:
             if record is None:
                 raise NotFoundError(f"no answer for {key.conversation_id} turn {key.turn}")
             question, answer_text, citations = record
-            feedback_id = self.service.conversations.record_feedback(
+            feedback_id = self.service.record_feedback(
                 conversation_id=key.conversation_id,
                 question=question,
                 answer=answer_text,
@@ -173,7 +173,7 @@ class SlackBot:
 
     # ------------------------------------------------------------ answers kept for feedback
     def _turns(self, conversation: str) -> list[Turn]:
-        turns: list[Turn] = self.service.conversations.history(conversation, limit=MAX_TURNS)
+        turns: list[Turn] = self.service.history(conversation, limit=MAX_TURNS)
         return turns
 
     def _turn_of(self, conversation: str, answer: Answer) -> int:

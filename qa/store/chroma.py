@@ -1,18 +1,19 @@
-"""ChunkStore on Chroma, embedded (PersistentClient) or a server (HttpClient).
+"""The storage ports on Chroma, embedded (PersistentClient) or a server (HttpClient).
 
-Two collections: chunks (our vectors, cosine space, chunk metadata) and documents (one
-record per document holding its full original text, plus a ``__revision__`` record that
-changes on every write so other processes can notice). Chroma never embeds anything:
-every write passes ``embeddings=`` and every query ``query_embeddings=``, and both
-collections are opened with ``embedding_function=None``.
+One kind of record per collection: chunks (our vectors, cosine space, chunk metadata),
+documents (the full original text of each document), sentences (each document's sentence
+vectors) and changes (a ``revision`` record that changes on every write, so that other
+processes notice, and one deletion marker per deleted document, for ``document_changes``).
+Chroma never embeds anything: every write passes ``embeddings=`` and every query
+``query_embeddings=``, and every collection is opened with ``embedding_function=None``.
 
-Crash safety of ``upsert_document``: (1) upsert the new chunks, (2) upsert the document
-record with the new hash, (3) delete the document's chunks that are not part of the new
-version. Chunk ids should embed the content hash, so that the old version stays whole
-(rather than half overwritten) until step 3; correctness does not depend on it.
-A crash before (2) leaves the old hash in the record, so a re-ingest redoes all three
-steps; a crash before (3) leaves extra chunks that ``prune_orphans`` or the next upsert
-removes. Either way the end state is the same as an uninterrupted run.
+Crash safety of ``write``: (1) upsert the new chunks, (2) upsert the document record with
+the new hash (and its sentence vectors), (3) delete the document's chunks that are not part
+of the new version. Chunk ids embed the content hash, so the old version stays whole
+(rather than half overwritten) until step 3; correctness does not depend on it. A crash
+before (2) leaves the old hash in the record, so a re-ingest redoes all three steps; a crash
+before (3) leaves extra chunks that ``prune_orphans`` or the next write removes. Either way
+the end state is the same as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError
 from qa.lru import LRU
 from qa.ports import Vectors
-from qa.store import (
-    DELETED_PREFIX,
+from qa.store.chroma_connection import (
+    HTTP_TIMEOUT,
+    ChromaCollections,
+    ChromaConnection,
+    ClientFactory,
+    CollectionNames,
+    make_chroma_client,
+)
+from qa.store.records import (
     MARKER_RETENTION_S,
     RESERVED_PREFIXES,
-    SENTENCES_PREFIX,
     chunk_from_record,
     chunk_metadata,
     document_from_record,
@@ -46,31 +53,38 @@ from qa.store import (
     sentences_from_record,
     sentences_metadata,
 )
-from qa.store.chroma_connection import (
-    HTTP_TIMEOUT,
-    ChromaConnection,
-    ClientFactory,
-    Conn,
-    make_chroma_client,
+from qa.types import (
+    Chunk,
+    Document,
+    DocumentChanges,
+    DocumentInfo,
+    DocumentWrite,
+    Filters,
+    Hit,
+    SentenceVectors,
 )
-from qa.types import Chunk, Document, DocumentChanges, DocumentInfo, Filters, Hit
 
-__all__ = ["HTTP_TIMEOUT", "REVISION_ID", "ChromaChunkStore", "make_chroma_client"]
+__all__ = ["HTTP_TIMEOUT", "ChromaStore", "make_chroma_client"]
+
 
 logger = logging.getLogger(__name__)
 
 Where = dict[str, Any]
 
-REVISION_ID = "__revision__"
-_DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # documents are read by id, never searched
+REVISION_ID = "revision"  # in the changes collection
+_DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # records read by id, never searched
 _DOCS_PER_READ = 200
 
 
-def _documents_get(conn: Conn, ids: list[str]) -> dict[str, Any]:
+def _dummies(n: int) -> Any:
+    return np.ones((n, 1), dtype=np.float32)
+
+
+def _documents_get(conn: ChromaCollections, ids: list[str]) -> dict[str, Any]:
     return dict(conn.documents.get(ids=ids, include=["metadatas"]))
 
 
-def _chunks_where(conn: Conn, where: Where) -> dict[str, Any]:
+def _chunks_where(conn: ChromaCollections, where: Where) -> dict[str, Any]:
     return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
 
@@ -90,8 +104,9 @@ def _where(filters: Filters | None) -> Where | None:
     return clauses[0] if clauses else None
 
 
-class ChromaChunkStore:
-    """The ChunkStore port on Chroma. Thread-safe; every Chroma failure becomes StoreError.
+class ChromaStore:
+    """Every storage port (``qa.ports.Store``) on Chroma. Thread-safe; every Chroma failure
+    becomes StoreError.
 
     The client is created lazily from ``client_factory`` and dropped after any failure, so
     the service starts while Chroma is down and recovers, without a restart, once it is up.
@@ -117,8 +132,11 @@ class ChromaChunkStore:
         """
         self._db = ChromaConnection(
             client_factory,
-            chunks_collection or (settings.chunks_collection if settings else "qa_chunks"),
-            documents_collection or (settings.documents_collection if settings else "qa_documents"),
+            CollectionNames(
+                chunks_collection or (settings.chunks_collection if settings else "qa_chunks"),
+                documents_collection
+                or (settings.documents_collection if settings else "qa_documents"),
+            ),
         )
         if revision_ttl is None:
             revision_ttl = settings.revision_poll_s if settings else 0.0
@@ -130,17 +148,17 @@ class ChromaChunkStore:
         self._hits: LRU[str, Hit] = LRU(hit_cache_size)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChromaChunkStore:
+    def from_settings(cls, settings: Settings) -> ChromaStore:
         return cls(partial(make_chroma_client, settings), settings)
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _connect(self) -> Conn:
+    def _connect(self) -> ChromaCollections:
         return self._db.connect()
 
-    def _bump_revision(self, conn: Conn) -> None:
+    def _bump_revision(self, conn: ChromaCollections) -> None:
         revision = uuid.uuid4().hex
-        conn.documents.upsert(
+        conn.changes.upsert(
             ids=[REVISION_ID],
             embeddings=_DUMMY_VECTOR,
             metadatas=[{"kind": "revision", "revision": revision}],
@@ -158,12 +176,12 @@ class ChromaChunkStore:
         ):
             yield from page["metadatas"] or []
 
-    # --- ChunkStore ----------------------------------------------------------------------
+    # --- CorpusWriter ---------------------------------------------------------------------
 
     def check_embedder(self, embedder_name: str, dimension: int) -> None:
-        def check(conn: Conn) -> tuple[object, object] | None:
+        def check(conn: ChromaCollections) -> tuple[object, object] | None:
             # Read fresh: another process may have recorded it since we connected.
-            collection = conn.client.get_collection(self._db.chunks_name, embedding_function=None)
+            collection = conn.client.get_collection(self._db.names.chunks, embedding_function=None)
             meta = dict(collection.metadata or {})
             if "embedder" in meta:
                 return meta["embedder"], meta.get("embedder_dimension")
@@ -174,36 +192,29 @@ class ChromaChunkStore:
         recorded = self._db.run("check_embedder", check)
         if recorded is not None and recorded != (embedder_name, dimension):
             raise EmbedderMismatchError(
-                f"Chroma collection {self._db.chunks_name!r} was built with embedder "
+                f"Chroma collection {self._db.names.chunks!r} was built with embedder "
                 f"{recorded[0]} ({recorded[1]} dims), but {embedder_name} ({dimension} dims) "
                 "is configured. Switch back to that embedder, or set QA_CHUNKS_COLLECTION to a "
                 "new name and re-ingest (or delete the collection and re-ingest)."
             )
 
     def document_hash(self, doc_id: str) -> str | None:
-        if doc_id == REVISION_ID:
-            return None
         result = self._db.run(
             "document_hash", lambda c: c.documents.get(ids=[doc_id], include=["metadatas"])
         )
-        metas = result["metadatas"] or []
+        metas = [m for m in result["metadatas"] or [] if m.get("kind") == "document"]
         return str(metas[0]["content_hash"]) if metas else None
 
-    def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        self.upsert_documents([(doc, chunks, vectors)])
-
-    def upsert_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], Vectors]]) -> None:
-        """``upsert_document`` for many documents, with the same three steps over all of them.
-
-        Batched because each Chroma write costs a commit (~20 ms embedded, a round trip on a
-        server): per-document writes took a third of ingestion time (bench/ingest.py).
-        """
+    def write(self, items: Sequence[DocumentWrite]) -> None:
+        """Store documents with the three steps of the module docstring, over all of them
+        at once: each Chroma write costs a commit (or a round trip), so they are batched."""
         ids: list[str] = []
         texts: list[str] = []
         metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
         rows: list[Any] = []
-        for doc, chunks, vectors in items:
-            if doc.doc_id == REVISION_ID or doc.doc_id.startswith(RESERVED_PREFIXES):
+        for item in items:
+            doc, chunks, vectors = item.document, item.chunks, item.vectors
+            if doc.doc_id.startswith(RESERVED_PREFIXES):
                 raise InputError(f"{doc.doc_id!r}: reserved, it cannot be a document id")
             matrix = np.asarray(vectors, dtype=np.float32)
             if chunks and (matrix.ndim != 2 or matrix.shape[0] != len(chunks)):
@@ -213,15 +224,20 @@ class ChromaChunkStore:
             ids.extend(chunk.chunk_id for chunk in chunks)
             texts.extend(chunk.text for chunk in chunks)
             metas.extend(chunk_metadata(doc, chunk) for chunk in chunks)
+            if item.sentences is not None and (
+                item.sentences.doc_id != doc.doc_id
+                or item.sentences.content_hash != doc.content_hash
+            ):
+                raise ValueError(f"sentence vectors passed with {doc.doc_id} are another's")
             if chunks:
                 rows.append(matrix)
-        docs = [doc for doc, _, _ in items]
+        docs = [item.document for item in items]
         if not docs:
             return
         matrix = np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
         doc_ids = [doc.doc_id for doc in docs]
 
-        def write(conn: Conn) -> None:
+        def write(conn: ChromaCollections) -> None:
             for start in range(0, len(ids), conn.max_batch):
                 part = slice(start, start + conn.max_batch)
                 conn.chunks.upsert(
@@ -234,28 +250,28 @@ class ChromaChunkStore:
                 part = slice(start, start + conn.max_batch)
                 conn.documents.upsert(
                     ids=doc_ids[part],
-                    embeddings=np.ones((len(doc_ids[part]), 1), dtype=np.float32),
+                    embeddings=_dummies(len(doc_ids[part])),
                     documents=[doc.text for doc in docs[part]],
                     metadatas=[
-                        {**document_metadata(doc, len(chunks)), "written_ts": time.time()}
-                        for doc, chunks, _ in items[part]
+                        {
+                            **document_metadata(item.document, len(item.chunks)),
+                            "written_ts": time.time(),
+                        }
+                        for item in items[part]
                     ],
                 )
-            sentences = [
-                (
-                    SENTENCES_PREFIX + doc.doc_id,
-                    sentences_metadata(doc.doc_id, doc.sentence_vectors),
-                )
-                for doc in docs
-                if doc.sentence_vectors is not None
-            ]
+            # A version's vectors replace the last one's; a version without any drops them.
+            sentences = [item.sentences for item in items if item.sentences is not None]
             for start in range(0, len(sentences), conn.max_batch):
                 batch = sentences[start : start + conn.max_batch]
-                conn.documents.upsert(
-                    ids=[record_id for record_id, _ in batch],
-                    embeddings=np.ones((len(batch), 1), dtype=np.float32),
-                    metadatas=[meta for _, meta in batch],
+                conn.sentences.upsert(
+                    ids=[s.doc_id for s in batch],
+                    embeddings=_dummies(len(batch)),
+                    metadatas=[sentences_metadata(s) for s in batch],
                 )
+            without = [item.document.doc_id for item in items if item.sentences is None]
+            for start in range(0, len(without), conn.max_batch):
+                conn.sentences.delete(ids=without[start : start + conn.max_batch])
             ours: Where = {"doc_id": {"$in": doc_ids}}
             stored = conn.chunks.get(where=ours, include=[])["ids"]
             stale = sorted(set(stored) - set(ids))
@@ -267,15 +283,16 @@ class ChromaChunkStore:
         logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:
-        if doc_id == REVISION_ID or self.document_hash(doc_id) is None:
+        if self.document_hash(doc_id) is None:
             return False
 
-        def delete(conn: Conn) -> None:
+        def delete(conn: ChromaCollections) -> None:
             # Record first: if we die before the chunks go, a re-ingest still sees the
             # document as absent, and prune_orphans removes the leftovers.
-            conn.documents.delete(ids=[doc_id, SENTENCES_PREFIX + doc_id])
-            conn.documents.upsert(  # the marker other processes' indexes learn it from
-                ids=[DELETED_PREFIX + doc_id],
+            conn.documents.delete(ids=[doc_id])
+            conn.sentences.delete(ids=[doc_id])
+            conn.changes.upsert(  # the marker other processes' indexes learn it from
+                ids=[f"deleted/{doc_id}"],
                 embeddings=_DUMMY_VECTOR,
                 metadatas=[{"kind": "deleted", "doc_id": doc_id, "written_ts": time.time()}],
             )
@@ -298,7 +315,7 @@ class ChromaChunkStore:
                 {"written_ts": {"$lt": time.time() - MARKER_RETENTION_S}},
             ]
         }
-        self._db.run("prune_markers", lambda c: c.documents.delete(where=expired))
+        self._db.run("prune_markers", lambda c: c.changes.delete(where=expired))
         hashes = {meta["doc_id"]: meta["content_hash"] for meta in self._document_metas()}
         orphans: list[str] = []
         for page in self._db.pages("prune_orphans", "chunks", include=["metadatas"]):
@@ -307,7 +324,7 @@ class ChromaChunkStore:
                     orphans.append(chunk_id)
         if orphans:
 
-            def delete(conn: Conn) -> None:
+            def delete(conn: ChromaCollections) -> None:
                 for start in range(0, len(orphans), conn.max_batch):
                     conn.chunks.delete(ids=orphans[start : start + conn.max_batch])
                 self._bump_revision(conn)
@@ -316,71 +333,41 @@ class ChromaChunkStore:
             logger.info("pruned %d orphan chunks", len(orphans))
         return len(orphans)
 
+    # --- DocumentStore, SentenceIndex ------------------------------------------------------
+
     def get_document(self, doc_id: str) -> Document | None:
-        if doc_id == REVISION_ID:
-            return None
-        wanted = [doc_id, SENTENCES_PREFIX + doc_id]  # the record and its sentence vectors
         result = self._db.run(
             "get_document",
-            lambda c: c.documents.get(ids=wanted, include=["documents", "metadatas"]),
+            lambda c: c.documents.get(ids=[doc_id], include=["documents", "metadatas"]),
         )
-        records = dict(
-            zip(
-                result["ids"],
-                zip(result["documents"] or [], result["metadatas"] or [], strict=True),
-                strict=True,
-            )
+        for text, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True):
+            if meta.get("kind") == "document":  # not a record an older version kept here
+                return document_from_record(text, meta)
+        return None
+
+    def sentence_vectors(self, doc_id: str, content_hash: str) -> SentenceVectors | None:
+        result = self._db.run(
+            "sentence_vectors", lambda c: c.sentences.get(ids=[doc_id], include=["metadatas"])
         )
-        if doc_id not in records:
-            return None
-        text, meta = records[doc_id]
-        doc = document_from_record(text, meta)
-        if wanted[1] in records:
-            vectors = sentences_from_record(records[wanted[1]][1])
-            if vectors.content_hash == doc.content_hash:  # not left from an older version
-                doc = doc.model_copy(update={"sentence_vectors": vectors})
-        return doc
+        metas = result["metadatas"] or []
+        found = sentences_from_record(metas[0]) if metas else None
+        # Made from another version (a crash between writes, or a reader racing a write)?
+        return found if found is not None and found.content_hash == content_hash else None
 
     def list_documents(self) -> list[DocumentInfo]:
         return sorted(
             (document_info(meta) for meta in self._document_metas()), key=lambda d: d.doc_id
         )
 
-    def sources(self) -> list[str]:
-        return sorted({str(meta["source"]) for meta in self._document_metas()})
-
-    def query(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
-        if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
-            return []  # Chroma rejects an empty $in; nothing can match it anyway
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        result = self._db.run(
-            "query",
-            lambda c: c.chunks.query(
-                query_embeddings=query,
-                n_results=k,
-                where=_where(filters),
-                include=["documents", "metadatas", "distances"],
-            ),
-        )
-        ids = result["ids"][0]
-        texts = (result["documents"] or [[]])[0]
-        metas = (result["metadatas"] or [[]])[0]
-        distances = (result["distances"] or [[]])[0]
-        return [
-            hit_from_record(ids[i], texts[i], metas[i], 1.0 - float(distances[i]))
-            for i in range(len(ids))
-        ]
+    # --- ChunkIndex -----------------------------------------------------------------------
 
     def query_ids(
         self, vector: Vectors, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
-        """``query`` without texts and metadata: ``(chunk_id, cosine)``, best first.
-
-        Retrieval fetches the few passages it keeps with one ``get_hits``: asking Chroma
-        for 40 candidates' texts and metadata cost 3x the search itself (bench/latency.py).
-        """
+        """``(chunk_id, cosine)``, best first, without texts or metadata: retrieval fetches
+        the few passages it keeps with one ``get_hits`` (see bench/README.md, latency)."""
         if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
-            return []
+            return []  # Chroma rejects an empty $in; nothing can match it anyway
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         result = self._db.run(
             "query",
@@ -398,7 +385,7 @@ class ChromaChunkStore:
         found = self._hits.get_many(wanted, self._revision[1] if self._revision else None)
         missing = [chunk_id for chunk_id in wanted if chunk_id not in found]
 
-        def fetch(conn: Conn) -> None:
+        def fetch(conn: ChromaCollections) -> None:
             for start in range(0, len(missing), conn.max_batch):
                 part = missing[start : start + conn.max_batch]
                 result = conn.chunks.get(ids=part, include=["documents", "metadatas"])
@@ -414,6 +401,8 @@ class ChromaChunkStore:
             )
         return [found[chunk_id] for chunk_id in wanted if chunk_id in found]
 
+    # --- ChangeFeed -----------------------------------------------------------------------
+
     def document_hashes(self) -> dict[str, str]:
         return {str(m["doc_id"]): str(m["content_hash"]) for m in self._document_metas()}
 
@@ -423,17 +412,17 @@ class ChromaChunkStore:
         A deletion marker is trusted only if the document record is really gone."""
         written: dict[str, str] = {}
         marked: set[str] = set()
-        where: Where = {
-            "$and": [{"kind": {"$in": ["document", "deleted"]}}, {"written_ts": {"$gte": since}}]
-        }
+        where: Where = {"$and": [{"kind": "document"}, {"written_ts": {"$gte": since}}]}
         for page in self._db.pages(
             "document_changes", "documents", where=where, include=["metadatas"]
         ):
             for meta in page["metadatas"] or []:
-                if meta["kind"] == "document":
-                    written[str(meta["doc_id"])] = str(meta["content_hash"])
-                else:
-                    marked.add(str(meta["doc_id"]))
+                written[str(meta["doc_id"])] = str(meta["content_hash"])
+        where = {"$and": [{"kind": "deleted"}, {"written_ts": {"$gte": since}}]}
+        for page in self._db.pages(
+            "document_changes", "changes", where=where, include=["metadatas"]
+        ):
+            marked.update(str(meta["doc_id"]) for meta in page["metadatas"] or [])
         maybe = sorted(marked - set(written))
         if maybe:  # deleted, then written again by a writer with a slower clock?
             for meta in self._documents_by_id(maybe):
@@ -462,22 +451,20 @@ class ChromaChunkStore:
         for i, chunk_id in enumerate(page["ids"]):
             yield chunk_from_record(chunk_id, texts[i], metas[i]), dict(metas[i])
 
-    def iter_chunks(self) -> Iterator[tuple[Chunk, dict[str, object]]]:
-        for page in self._db.pages("iter_chunks", "chunks", include=["documents", "metadatas"]):
-            yield from self._records(page)
-
     def revision(self) -> str:
         cached = self._revision
         if cached is not None and time.monotonic() - cached[0] < self._revision_ttl:
             return cached[1]
         read_at = time.monotonic()
         result = self._db.run(
-            "revision", lambda c: c.documents.get(ids=[REVISION_ID], include=["metadatas"])
+            "revision", lambda c: c.changes.get(ids=[REVISION_ID], include=["metadatas"])
         )
         metas = result["metadatas"] or []
         revision = str(metas[0]["revision"]) if metas else ""
         self._remember_revision(read_at, revision)
         return revision
+
+    # --- HealthCheck ----------------------------------------------------------------------
 
     def ping(self) -> None:
         self._db.run("ping", lambda c: c.client.heartbeat())

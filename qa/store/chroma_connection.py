@@ -1,4 +1,4 @@
-"""The Chroma client and its two collections: made lazily, dropped after any failure.
+"""The Chroma client and its collections: made lazily, dropped after any failure.
 
 Every Chroma call goes through ``ChromaConnection.run``, which turns vendor errors (chromadb
 raises ValueError, httpx and Rust errors alike) into ``StoreError`` with ``retryable`` set,
@@ -70,39 +70,68 @@ def retryable(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
-class Conn:
+class CollectionNames:
+    """One kind of record per collection: chunks (searched by vector), documents (full
+    original text), sentence vectors, and the change log (revision, deletion markers)."""
+
+    chunks: str = "qa_chunks"
+    documents: str = "qa_documents"
+
+    @property
+    def sentences(self) -> str:
+        return f"{self.documents}_sentences"
+
+    @property
+    def changes(self) -> str:
+        return f"{self.documents}_changes"
+
+
+@dataclass(frozen=True)
+class ChromaCollections:
+    """An open client and its collections."""
+
     client: ClientAPI
     chunks: Collection
     documents: Collection
+    sentences: Collection
+    changes: Collection
     max_batch: int
+
+    def named(self, kind: str) -> Collection:
+        collection: Collection = getattr(self, kind)
+        return collection
 
 
 class ChromaConnection:
-    """A lazily made client with the chunks and documents collections. Thread-safe."""
+    """A lazily made client with qa's collections. Thread-safe."""
 
-    def __init__(self, factory: ClientFactory, chunks_name: str, documents_name: str) -> None:
+    def __init__(self, factory: ClientFactory, names: CollectionNames) -> None:
         self._factory = factory
-        self._chunks_name = chunks_name
-        self._documents_name = documents_name
-        self._conn: Conn | None = None
+        self.names = names
+        self._conn: ChromaCollections | None = None
         self._lock = threading.Lock()
 
-    def connect(self) -> Conn:
+    def connect(self) -> ChromaCollections:
         with self._lock:
             if self._conn is None:
                 client = self._factory()
                 chunks = client.get_or_create_collection(
-                    self._chunks_name,
+                    self.names.chunks,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine"}},
                 )
-                documents = client.get_or_create_collection(
-                    self._documents_name, embedding_function=None
+                # Never searched: records are read by id or metadata, with a 1-d dummy vector.
+                others = [
+                    client.get_or_create_collection(name, embedding_function=None)
+                    for name in (self.names.documents, self.names.sentences, self.names.changes)
+                ]
+                documents, sentences, changes = others
+                self._conn = ChromaCollections(
+                    client, chunks, documents, sentences, changes, client.get_max_batch_size()
                 )
-                self._conn = Conn(client, chunks, documents, client.get_max_batch_size())
             return self._conn
 
-    def run(self, what: str, call: Callable[[Conn], T]) -> T:
+    def run(self, what: str, call: Callable[[ChromaCollections], T]) -> T:
         """``call`` on the connection; any Chroma failure becomes StoreError."""
         try:
             return call(self.connect())
@@ -116,18 +145,13 @@ class ChromaConnection:
                 f"Chroma {what} failed: {type(exc).__name__}: {exc}", retryable=retryable(exc)
             ) from exc
 
-    @property
-    def chunks_name(self) -> str:
-        return self._chunks_name
-
     def pages(self, what: str, collection: str, **get: Any) -> Iterator[dict[str, Any]]:
-        """``get`` over ``collection`` ("chunks" or "documents") in pages of PAGE records."""
+        """``get`` over ``collection`` (a ChromaCollections field) in pages of PAGE records."""
         offset = 0
         while True:
 
-            def page(conn: Conn, offset: int = offset) -> dict[str, Any]:
-                col = conn.chunks if collection == "chunks" else conn.documents
-                return dict(col.get(limit=PAGE, offset=offset, **get))
+            def page(conn: ChromaCollections, offset: int = offset) -> dict[str, Any]:
+                return dict(conn.named(collection).get(limit=PAGE, offset=offset, **get))
 
             result = self.run(what, page)
             yield result

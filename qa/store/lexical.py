@@ -14,24 +14,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
-import Stemmer
 
-from qa.store import MARKER_RETENTION_S
+from qa.ports import ChangeFeed
 from qa.store.bm25_flat import FlatBM25
 from qa.store.lexical_snapshot import Snapshot, load_snapshot, save_snapshot
-from qa.types import Chunk, DocumentChanges, Filters
+from qa.store.records import MARKER_RETENTION_S
+from qa.text import stemmer
+from qa.types import Filters
 
 logger = logging.getLogger(__name__)
 
-_LANGUAGE = "english"
 #: How far behind another writer's clock may be: changes stamped this long before the last
 #: sync began are read again (a re-read of an unchanged document costs nothing).
 CLOCK_SKEW_S = 300.0
@@ -39,32 +38,9 @@ CLOCK_SKEW_S = 300.0
 Row = tuple[str, str, Mapping[str, object]]  # chunk_id, text, metadata
 
 
-class ChunkSource(Protocol):
-    """What ``sync`` reads; every ChunkStore is one."""
-
-    def revision(self) -> str: ...
-
-    def document_hashes(self) -> dict[str, str]: ...
-
-    def document_changes(self, since: float) -> DocumentChanges | None: ...
-
-    def chunks_of(self, doc_ids: Sequence[str]) -> Iterator[tuple[Chunk, dict[str, object]]]: ...
-
-
-_local = threading.local()
-
-
-def _stemmer() -> Any:
-    # PyStemmer objects are not thread-safe; one per thread is cheap.
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer(_LANGUAGE)
-    return stemmer
-
-
 def _terms(texts: list[str]) -> list[list[str]]:
     terms: list[list[str]] = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        texts, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False
     )
     return terms
 
@@ -165,7 +141,7 @@ class LexicalIndex:
         with self._rebuild_lock:
             self._swap(_snapshot(Snapshot.empty(), list(items), {}, None), "rebuilt")
 
-    def sync(self, store: ChunkSource, *, wait: bool = True) -> bool:
+    def sync(self, store: ChangeFeed, *, wait: bool = True) -> bool:
         """Bring the index up to ``store``'s revision; returns whether it changed.
 
         The revision is read before the documents, so a write landing during the sync
@@ -206,7 +182,7 @@ class LexicalIndex:
         self._rebuild_lock.release()
         return True
 
-    def _sync_in_background(self, store: ChunkSource, revision: str) -> None:
+    def _sync_in_background(self, store: ChangeFeed, revision: str) -> None:
         try:
             if revision != self.revision:  # another thread may have synced meanwhile
                 self._sync(store, revision)
@@ -215,7 +191,7 @@ class LexicalIndex:
         finally:
             self._rebuild_lock.release()
 
-    def _sync(self, store: ChunkSource, revision: str) -> None:
+    def _sync(self, store: ChangeFeed, revision: str) -> None:
         started, synced_at = time.perf_counter(), time.time()
         old = self._snapshot
         hashes = self._document_hashes(store, old)
@@ -239,7 +215,7 @@ class LexicalIndex:
                 logger.warning("lexical index not saved to %s: %s", self._cache_dir, exc)
 
     @staticmethod
-    def _document_hashes(store: ChunkSource, old: Snapshot) -> dict[str, str]:
+    def _document_hashes(store: ChangeFeed, old: Snapshot) -> dict[str, str]:
         """The store's ``doc_id -> content_hash``: the old snapshot's updated with what was
         written or deleted since its sync began (less a margin for clock skew between
         writers), or a full listing when there is no such snapshot or the store cannot tell.

@@ -22,7 +22,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
-from qa.store import epoch_seconds
+from qa.store.records import epoch_seconds
 from qa.types import Filters
 
 logger = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
-"""ChromaChunkStore against real Chroma: embedded (PersistentClient) and `chroma run` server."""
+"""ChromaStore against real Chroma: embedded (PersistentClient) and `chroma run` server."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -20,15 +20,15 @@ from fakes.chroma_server import ChromaServer
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import EmbedderMismatchError, InputError, StoreError
-from qa.store import MARKER_RETENTION_S
-from qa.store.chroma import HTTP_TIMEOUT, REVISION_ID, ChromaChunkStore, make_chroma_client
-from qa.types import Chunk, Document, DocumentChanges, Filters
+from qa.store.chroma import HTTP_TIMEOUT, ChromaStore, make_chroma_client
+from qa.store.records import MARKER_RETENTION_S, chunk_from_record
+from qa.types import Chunk, Document, DocumentChanges, DocumentWrite, Filters, Hit
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
 EMBEDDER = HashingEmbedder(64)
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-StoreMaker = Callable[[], ChromaChunkStore]
+StoreMaker = Callable[[], ChromaStore]
 
 
 def make_doc(
@@ -74,12 +74,39 @@ def make_doc(
     return doc, chunks
 
 
-def store_doc(store: ChromaChunkStore, doc: Document, chunks: list[Chunk]) -> None:
-    store.upsert_document(doc, chunks, EMBEDDER.embed([c.text for c in chunks]))
+REVISION_ID = "__revision__"  # the id older versions kept their revision record under
 
 
-def chunk_ids(store: ChromaChunkStore) -> list[str]:
-    return sorted(chunk.chunk_id for chunk, _ in store.iter_chunks())
+def store_doc(store: ChromaStore, doc: Document, chunks: list[Chunk]) -> None:
+    upsert(store, doc, chunks, EMBEDDER.embed([c.text for c in chunks]))
+
+
+def upsert(store: ChromaStore, doc: Document, chunks: Sequence[Chunk], vectors: Any) -> None:
+    store.write([DocumentWrite(doc, tuple(chunks), vectors)])
+
+
+def iter_chunks(store: ChromaStore) -> list[tuple[Chunk, dict[str, Any]]]:
+    """Every stored chunk, orphans included (read from the collection itself)."""
+    raw = store._db.connect().chunks.get(include=["documents", "metadatas"])
+    return [
+        (chunk_from_record(i, t, m), dict(m))
+        for i, t, m in zip(raw["ids"], raw["documents"], raw["metadatas"], strict=True)
+    ]
+
+
+def chunk_ids(store: ChromaStore) -> list[str]:
+    return sorted(chunk.chunk_id for chunk, _ in iter_chunks(store))
+
+
+def query(store: ChromaStore, vector: Any, k: int, filters: Filters | None = None) -> list[Hit]:
+    """Nearest passages with their cosine, as retrieval reads them."""
+    pairs = store.query_ids(vector, k, filters)
+    hits = {h.chunk_id: h for h in store.get_hits([i for i, _ in pairs])}
+    return [hits[i].model_copy(update={"score": score}) for i, score in pairs]
+
+
+def sources(store: ChromaStore) -> list[str]:
+    return sorted({d.source for d in store.list_documents()})
 
 
 ARTICLE = [
@@ -107,15 +134,15 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
             "revision_poll_s": 0.0,  # see test_revision_ttl for the cached reads
         }
     )
-    return partial(ChromaChunkStore.from_settings, settings)
+    return partial(ChromaStore.from_settings, settings)
 
 
 @pytest.fixture
-def store(make_store: StoreMaker) -> ChromaChunkStore:
+def store(make_store: StoreMaker) -> ChromaStore:
     return make_store()
 
 
-def test_round_trip(store: ChromaChunkStore) -> None:
+def test_round_trip(store: ChromaStore) -> None:
     doc, chunks = make_doc("a1", ARTICLE, excluded=frozenset({4}))
     assert store.document_hash("a1") is None
     store_doc(store, doc, chunks)
@@ -126,9 +153,9 @@ def test_round_trip(store: ChromaChunkStore) -> None:
     [info] = store.list_documents()
     assert (info.doc_id, info.line_count, info.chunk_count) == ("a1", 5, 3)
     assert info.published_at == doc.published_at
-    assert store.sources() == ["asianews"]
+    assert sources(store) == ["asianews"]
 
-    stored = dict(store.iter_chunks())
+    stored = dict(iter_chunks(store))
     assert {c.chunk_id for c in stored} == {c.chunk_id for c in chunks}
     by_id = {c.chunk_id: (c, meta) for c, meta in stored.items()}
     first, meta = by_id[chunks[0].chunk_id]
@@ -138,7 +165,7 @@ def test_round_trip(store: ChromaChunkStore) -> None:
     assert meta["source"] == "asianews"
 
     target = chunks[2]
-    [best, *_] = store.query(EMBEDDER.embed([target.text])[0], k=3)
+    [best, *_] = query(store, EMBEDDER.embed([target.text])[0], k=3)
     assert best.chunk_id == target.chunk_id
     assert best.score == pytest.approx(1.0, abs=1e-4)
     assert (best.line_start, best.line_end, best.text) == (5, 5, target.text)
@@ -152,26 +179,26 @@ def test_round_trip(store: ChromaChunkStore) -> None:
     store.ping()
 
 
-def test_empty_store(store: ChromaChunkStore) -> None:
-    assert store.query(EMBEDDER.embed(["anything"])[0], k=5) == []
-    assert list(store.iter_chunks()) == []
+def test_empty_store(store: ChromaStore) -> None:
+    assert query(store, EMBEDDER.embed(["anything"])[0], k=5) == []
+    assert list(iter_chunks(store)) == []
     assert store.list_documents() == []
-    assert store.sources() == []
+    assert sources(store) == []
     assert store.revision() == ""
     assert store.delete_document("nope") is False
 
 
-def test_document_without_chunks_or_lines(store: ChromaChunkStore) -> None:
+def test_document_without_chunks_or_lines(store: ChromaStore) -> None:
     empty, _ = make_doc("empty", [], published_at=None)
-    store.upsert_document(empty, [], np.zeros((0, 64), dtype=np.float32))
+    upsert(store, empty, [], np.zeros((0, 64), dtype=np.float32))
     assert store.get_document("empty") == empty
     only_blank, _ = make_doc("blank", [""], published_at=None)
-    store.upsert_document(only_blank, [], np.zeros((0, 64), dtype=np.float32))
+    upsert(store, only_blank, [], np.zeros((0, 64), dtype=np.float32))
     assert store.get_document("blank") == only_blank
-    assert list(store.iter_chunks()) == []
+    assert list(iter_chunks(store)) == []
 
 
-def test_upsert_is_idempotent(store: ChromaChunkStore) -> None:
+def test_upsert_is_idempotent(store: ChromaStore) -> None:
     doc, chunks = make_doc("a1", ARTICLE)
     store_doc(store, doc, chunks)
     before = chunk_ids(store)
@@ -181,7 +208,7 @@ def test_upsert_is_idempotent(store: ChromaChunkStore) -> None:
     assert len(store.list_documents()) == 1
 
 
-def test_changed_content_replaces_chunks(store: ChromaChunkStore) -> None:
+def test_changed_content_replaces_chunks(store: ChromaStore) -> None:
     old, old_chunks = make_doc("a1", ARTICLE)
     store_doc(store, old, old_chunks)
     new, new_chunks = make_doc("a1", [*ARTICLE[:2], "A correction was appended."])
@@ -189,11 +216,11 @@ def test_changed_content_replaces_chunks(store: ChromaChunkStore) -> None:
     assert chunk_ids(store) == sorted(c.chunk_id for c in new_chunks)
     assert store.document_hash("a1") == new.content_hash
     assert store.get_document("a1") == new
-    texts = [h.text for h in store.query(EMBEDDER.embed([ARTICLE[4]])[0], k=10)]
+    texts = [h.text for h in query(store, EMBEDDER.embed([ARTICLE[4]])[0], k=10)]
     assert ARTICLE[4] not in texts
 
 
-def test_fewer_chunks_same_hash_drops_the_extra_ones(store: ChromaChunkStore) -> None:
+def test_fewer_chunks_same_hash_drops_the_extra_ones(store: ChromaStore) -> None:
     doc, chunks = make_doc("a1", ARTICLE)
     store_doc(store, doc, chunks)
     store_doc(store, doc, chunks[:2])  # e.g. re-chunked with another size
@@ -250,18 +277,18 @@ def test_crash_before_stale_delete_is_pruned(
     assert chunk_ids(restarted) == sorted(c.chunk_id for c in new_chunks)
 
 
-def test_delete_document(store: ChromaChunkStore) -> None:
+def test_delete_document(store: ChromaStore) -> None:
     for doc_id in ("a1", "a2"):
         store_doc(store, *make_doc(doc_id, ARTICLE))
     assert store.delete_document("a1") is True
     assert store.delete_document("a1") is False
     assert store.get_document("a1") is None
-    assert {c.doc_id for c, _ in store.iter_chunks()} == {"a2"}
+    assert {c.doc_id for c, _ in iter_chunks(store)} == {"a2"}
     assert [d.doc_id for d in store.list_documents()] == ["a2"]
 
 
 def test_prune_orphans_of_a_vanished_record(
-    store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch
+    store: ChromaStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store_doc(store, *make_doc("a1", ARTICLE))
     store_doc(store, *make_doc("a2", ARTICLE))
@@ -271,13 +298,11 @@ def test_prune_orphans_of_a_vanished_record(
             store.delete_document("a1")
     assert store.document_hash("a1") is None
     assert store.prune_orphans() == 4
-    assert {c.doc_id for c, _ in store.iter_chunks()} == {"a2"}
+    assert {c.doc_id for c, _ in iter_chunks(store)} == {"a2"}
     assert store.prune_orphans() == 0
 
 
-def test_document_hashes_and_chunks_of(
-    store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_document_hashes_and_chunks_of(store: ChromaStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("qa.store.chroma_connection.PAGE", 2)
     monkeypatch.setattr("qa.store.chroma._DOCS_PER_READ", 2)
     docs = {doc_id: make_doc(doc_id, [*ARTICLE[:2], doc_id]) for doc_id in ("a1", "a2", "a3")}
@@ -295,7 +320,7 @@ def test_document_hashes_and_chunks_of(
     assert list(store.chunks_of([])) == []
 
 
-def test_filters(store: ChromaChunkStore) -> None:
+def test_filters(store: ChromaStore) -> None:
     july = datetime(2021, 7, 6, tzinfo=UTC)
     store_doc(store, *make_doc("a1", ARTICLE, source="asianews", published_at=july))
     store_doc(store, *make_doc("r1", ARTICLE, source="rt", published_at=july + timedelta(days=2)))
@@ -303,7 +328,7 @@ def test_filters(store: ChromaChunkStore) -> None:
     vector = EMBEDDER.embed([ARTICLE[1]])[0]
 
     def docs(filters: Filters | None) -> set[str]:
-        return {hit.doc_id for hit in store.query(vector, k=50, filters=filters)}
+        return {hit.doc_id for hit in query(store, vector, k=50, filters=filters)}
 
     assert docs(None) == {"a1", "r1", "u1"}
     assert docs(Filters(source=["rt"])) == {"r1", "u1"}
@@ -317,8 +342,8 @@ def test_filters(store: ChromaChunkStore) -> None:
     assert docs(Filters(published_after=naive_day, source=["asianews", "rt"])) == {"a1", "r1"}
     assert docs(Filters(source=["rt"], doc_id=["a1"])) == set()
     assert docs(Filters(source=[])) == set()
-    assert store.sources() == ["asianews", "rt"]
-    assert all(h.doc_id == "a1" for h in store.query(vector, k=2, filters=Filters(doc_id=["a1"])))
+    assert sources(store) == ["asianews", "rt"]
+    assert all(h.doc_id == "a1" for h in query(store, vector, k=2, filters=Filters(doc_id=["a1"])))
 
 
 def test_embedder_mismatch(make_store: StoreMaker) -> None:
@@ -353,7 +378,7 @@ def test_revision_seen_across_store_instances(make_store: StoreMaker) -> None:
 def test_revision_ttl(make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cached revision: own writes are seen at once, another process's after the TTL."""
     settings = make_store.args[0]  # type: ignore[attr-defined]
-    polling = ChromaChunkStore(partial(make_chroma_client, settings), settings, revision_ttl=30)
+    polling = ChromaStore(partial(make_chroma_client, settings), settings, revision_ttl=30)
     writer = make_store()
     first = polling.revision()
     store_doc(writer, *make_doc("a1", ARTICLE))
@@ -368,7 +393,7 @@ def test_revision_ttl(make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch) -
     assert polling.revision() == writer.revision() != mine  # TTL over: read again
 
 
-def test_reserved_id_is_refused(store: ChromaChunkStore) -> None:
+def test_reserved_id_is_refused(store: ChromaStore) -> None:
     doc, chunks = make_doc(REVISION_ID, ARTICLE)
     with pytest.raises(InputError):
         store_doc(store, doc, chunks)
@@ -380,7 +405,7 @@ def test_large_upserts_are_batched(tmp_path: Path) -> None:
         client.get_max_batch_size = lambda: 3  # type: ignore[method-assign]
         return client
 
-    store = ChromaChunkStore(small_batches, chunks_collection="small-chunks")
+    store = ChromaStore(small_batches, chunks_collection="small-chunks")
     lines = [f"Line number {i} about the Taliban and Tajikistan." for i in range(10)]
     doc, chunks = make_doc("big", lines)
     store_doc(store, doc, chunks)
@@ -391,10 +416,16 @@ def test_large_upserts_are_batched(tmp_path: Path) -> None:
     assert chunk_ids(store) == sorted(c.chunk_id for c in short_chunks)
     client = chromadb.PersistentClient(path=str(tmp_path / "c"))
     names = {c.name for c in client.list_collections()}
-    assert names == {"small-chunks", "qa_documents"}  # explicit name, then the default
+    # the explicit name, then the defaults: one collection per kind of record
+    assert names == {
+        "small-chunks",
+        "qa_documents",
+        "qa_documents_sentences",
+        "qa_documents_changes",
+    }
 
 
-def test_paged_reads(store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paged_reads(store: ChromaStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("qa.store.chroma_connection.PAGE", 2)
     for doc_id in ("a1", "a2", "a3"):
         store_doc(store, *make_doc(doc_id, ARTICLE))
@@ -404,10 +435,10 @@ def test_paged_reads(store: ChromaChunkStore, monkeypatch: pytest.MonkeyPatch) -
     assert store.prune_orphans() == 0
 
 
-def test_mismatched_vectors_are_refused(store: ChromaChunkStore) -> None:
+def test_mismatched_vectors_are_refused(store: ChromaStore) -> None:
     doc, chunks = make_doc("a1", ARTICLE)
     with pytest.raises(ValueError, match="vectors"):
-        store.upsert_document(doc, chunks, EMBEDDER.embed(["only one"]))
+        upsert(store, doc, chunks, EMBEDDER.embed(["only one"]))
     _, other_chunks = make_doc("b1", ARTICLE)
     with pytest.raises(ValueError, match="another"):
         store_doc(store, doc, other_chunks)
@@ -429,18 +460,18 @@ def test_never_uses_chromas_embedding_function(
     store = make_store()
     doc, chunks = make_doc("a1", ARTICLE)
     store_doc(store, doc, chunks)
-    assert store.query(EMBEDDER.embed([ARTICLE[1]])[0], k=1)[0].text == ARTICLE[1]
+    assert query(store, EMBEDDER.embed([ARTICLE[1]])[0], k=1)[0].text == ARTICLE[1]
     assert store.get_document("a1") == doc
 
 
-def test_local_embedder_end_to_end(store: ChromaChunkStore, local_embedder: Any) -> None:
+def test_local_embedder_end_to_end(store: ChromaStore, local_embedder: Any) -> None:
     for path in sorted(SEEDS.glob("*.txt")):
         lines = path.read_text().split("\n")
         doc, chunks = make_doc(path.stem, lines, source=path.stem)
-        store.upsert_document(doc, chunks, local_embedder.embed([c.text for c in chunks]))
+        upsert(store, doc, chunks, local_embedder.embed([c.text for c in chunks]))
     store.check_embedder(local_embedder.name, local_embedder.dimension)
     question = "Does Russia consider the Taliban a terrorist organisation?"
-    [best, second, *_] = store.query(local_embedder.embed([question])[0], k=3)
+    [best, second, *_] = query(store, local_embedder.embed([question])[0], k=3)
     assert "the Taliban is considered a terrorist organisation" in best.text
     assert 0.5 < best.score <= 1.0
     assert best.score > second.score
@@ -466,7 +497,7 @@ def test_store_error_while_server_down_and_recovery(
     settings = Settings(
         _env_file=None, data_dir=tmp_path, chroma_url=server.url, revision_poll_s=0.0
     )
-    store = ChromaChunkStore.from_settings(settings)  # Chroma not running yet: still fine
+    store = ChromaStore.from_settings(settings)  # Chroma not running yet: still fine
     with pytest.raises(StoreError) as info:
         store.ping()
     assert info.value.retryable is True
@@ -479,7 +510,7 @@ def test_store_error_while_server_down_and_recovery(
 
     server.stop()
     vector = EMBEDDER.embed([ARTICLE[1]])[0]
-    for call in (store.ping, store.revision, lambda: store.query(vector, 3)):
+    for call in (store.ping, store.revision, lambda: query(store, vector, 3)):
         with pytest.raises(StoreError) as info:
             call()
         assert info.value.retryable is True
@@ -487,14 +518,14 @@ def test_store_error_while_server_down_and_recovery(
 
     server.start()  # same port and data: the same object recovers
     assert store.revision() == revision
-    assert store.query(vector, k=1)[0].text == ARTICLE[1]
+    assert query(store, vector, k=1)[0].text == ARTICLE[1]
     assert store.get_document("a1") == doc
 
 
-def test_store_errors_wrap_invalid_requests(store: ChromaChunkStore) -> None:
+def test_store_errors_wrap_invalid_requests(store: ChromaStore) -> None:
     store_doc(store, *make_doc("a1", ARTICLE))
     with pytest.raises(StoreError) as info:
-        store.query(np.ones(7, dtype=np.float32), k=1)  # wrong dimension
+        query(store, np.ones(7, dtype=np.float32), k=1)  # wrong dimension
     assert info.value.retryable is False
     assert info.value.__cause__ is not None
 

@@ -14,10 +14,10 @@ import pytest
 
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
-from qa.store import MARKER_RETENTION_S
-from qa.store.chroma import ChromaChunkStore
+from qa.store.chroma import ChromaStore
 from qa.store.lexical import LexicalIndex
-from qa.types import Chunk, Document, DocumentChanges, Filters
+from qa.store.records import MARKER_RETENTION_S
+from qa.types import Chunk, Document, DocumentChanges, DocumentWrite, Filters
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -296,8 +296,8 @@ def test_sync_notices_another_store_instance_writing(
     embedder = HashingEmbedder(32)
     settings = Settings(_env_file=None, data_dir=tmp_path, revision_poll_s=0.0)
     reader, writer = (
-        ChromaChunkStore.from_settings(settings),
-        ChromaChunkStore.from_settings(settings),
+        ChromaStore.from_settings(settings),
+        ChromaStore.from_settings(settings),
     )
     listings = []
     full_listing = reader.document_hashes
@@ -307,7 +307,7 @@ def test_sync_notices_another_store_instance_writing(
     assert len(index) == 0
 
     doc, chunks = article("a", ["Taliban at the border", "Putin offers help"], "asianews")
-    writer.upsert_document(doc, chunks, embedder.embed([c.text for c in chunks]))
+    writer.write([DocumentWrite(doc, tuple(chunks), embedder.embed([c.text for c in chunks]))])
     assert index.sync(reader) is True
     assert ids(index.search("Putin", k=5)) == [chunks[1].chunk_id]
     assert index.search("Putin", k=5, filters=Filters(source=["rt"])) == []
@@ -318,7 +318,7 @@ def test_sync_notices_another_store_instance_writing(
     assert index.search("Putin", k=5) == []
 
     again, again_chunks = article("b", ["Putin spoke again"], "rt")
-    writer.upsert_document(again, again_chunks, embedder.embed(["Putin spoke again"]))
+    writer.write([DocumentWrite(again, tuple(again_chunks), embedder.embed(["Putin spoke again"]))])
     restarted = LexicalIndex(tmp_path / "cache", cache_key="k")  # loads the saved snapshot
     assert restarted.sync(reader) is True
     assert ids(restarted.search("Putin", k=5)) == [again_chunks[0].chunk_id]

@@ -27,7 +27,7 @@ from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import LLMError
 from qa.prompts import load_prompts
-from qa.types import Answer, Turn
+from qa.types import Answer, ChatUsage, Turn
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -68,7 +68,7 @@ def make_answerer(server: ChatServer, *, timeout: float = 5.0, retries: int = 2)
     embedder = HashingEmbedder()
     fallback = ExtractiveAnswerer(embedder, DOCS.get, threshold=0.2)
     return LLMAnswerer(
-        OpenAIChatModel(client, "fake-model"), fallback, DOCS.get, load_prompts(PROMPTS), embedder
+        OpenAIChatModel(client, "fake-model"), fallback, DOCS.get, load_prompts(PROMPTS)
     )
 
 
@@ -256,7 +256,7 @@ def test_condense_uses_the_model_and_falls_back(server: ChatServer) -> None:
     assert "User: Who let Afghan soldiers in?" in sent
     assert "Assistant: Tajik guards did." in sent
     server.script(reply_error(500))
-    assert answerer.condense("How many?", history) == "How many? Who let Afghan soldiers in?"
+    assert answerer.condense("How many?", history) == "Who let Afghan soldiers in? How many?"
     assert answerer.condense("Standalone?", []) == "Standalone?"
     assert len(server.requests) == 2
 
@@ -265,8 +265,9 @@ def test_chat_model_records_usage_and_maps_errors(server: ChatServer) -> None:
     client = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
     model = OpenAIChatModel(client, "fake-model")
     server.script(reply_json("hello"), reply_error(400, "bad request"), reply_json(""))
-    assert model.complete([{"role": "user", "content": "hi"}]) == "hello"
-    assert model.last_usage == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    reply = model.complete([{"role": "user", "content": "hi"}])
+    assert reply.text == "hello"
+    assert reply.usage == ChatUsage(prompt_tokens=11, completion_tokens=7, total_tokens=18)
     with pytest.raises(LLMError, match="HTTP 400") as info:
         model.complete([{"role": "user", "content": "hi"}])
     assert not info.value.retryable
@@ -287,5 +288,5 @@ def test_build_chat_model_follows_settings(server: ChatServer) -> None:
     assert model is not None
     assert model.model == "m1"
     server.script(reply_json("ok"))
-    assert model.complete([{"role": "user", "content": "hi"}]) == "ok"
+    assert model.complete([{"role": "user", "content": "hi"}]).text == "ok"
     assert server.requests[0].headers["authorization"] == "Bearer secret"

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 from fakes.articles import make_doc
 
-from qa.answering.sentences import document_sentences
-from qa.answering.vectors import pack, unpack
 from qa.config import Settings
+from qa.embeddings.factory import build_embedder
 from qa.embeddings.hashing import HashingEmbedder
+from qa.embeddings.packing import pack, unpack
 from qa.errors import InputError
 from qa.ports import Embedder, Vectors
-from qa.service import QAService, build_service
-from qa.store import SENTENCES_PREFIX
-from qa.store.chroma import ChromaChunkStore
+from qa.service import QAService
+from qa.store.chroma import ChromaStore
+from qa.text import document_sentences
+from qa.types import DocumentWrite
+from qa.wiring import build_service
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -44,10 +46,15 @@ class Counting:
         return self.inner.embed(texts)
 
 
-def seeded(tmp_path: Path, **overrides: Any) -> QAService:
-    service = build_service(Settings(data_dir=tmp_path, _env_file=None, **overrides))
+def seeded(tmp_path: Path, **overrides: Any) -> tuple[QAService, ChromaStore, Counting]:
+    """A service over the seeds, a second handle on its store, and its counted embedder
+    (counting starts after the ingest)."""
+    settings = Settings(data_dir=tmp_path, _env_file=None, **overrides)
+    counting = Counting(build_embedder(settings))
+    service = build_service(settings, embedder=counting)
     assert service.ingest_paths([SEEDS]).failed == 0
-    return service
+    counting.texts.clear()
+    return service, ChromaStore.from_settings(settings), counting
 
 
 def test_pack_round_trip_keeps_cosines() -> None:
@@ -64,14 +71,15 @@ def test_pack_round_trip_keeps_cosines() -> None:
 
 
 def test_ingest_stores_them_and_answers_only_embed_the_question(tmp_path: Path) -> None:
-    service = seeded(tmp_path)
-    doc = service.store.get_document(TAJIK)
-    assert doc is not None and doc.sentence_vectors is not None
-    assert doc.sentence_vectors.content_hash == doc.content_hash
+    service, store, counting = seeded(tmp_path)
+    doc = store.get_document(TAJIK)
+    assert doc is not None
+    vectors = store.sentence_vectors(TAJIK, doc.content_hash)
+    assert vectors is not None and vectors.doc_id == TAJIK
     sentences = document_sentences(doc)
-    stored = unpack(doc.sentence_vectors)
+    stored = unpack(vectors)
     assert list(stored) == [(s.char_start, s.char_end) for s in sentences]
-    direct = service.embedder.embed([s.text for s in sentences])
+    direct = counting.inner.embed([s.text for s in sentences])
     assert (
         min(
             float(stored[(s.char_start, s.char_end)] @ v)
@@ -79,22 +87,16 @@ def test_ingest_stores_them_and_answers_only_embed_the_question(tmp_path: Path) 
         )
         > 0.99
     )
-    assert "sentence_vectors" not in doc.model_dump()  # never serialised into responses
-
-    counting = Counting(service.answerer.vectors.embedder)
-    service.answerer.vectors.embedder = counting
     answer = service.ask(QUESTION)
     assert answer.answerable and "1,037" in answer.answer
     assert counting.texts == [QUESTION]  # embedded once, for search; the answer reused it
 
 
 def test_without_them_the_answer_embeds_sentences_and_agrees(tmp_path: Path) -> None:
-    with_vectors = seeded(tmp_path / "with").ask(QUESTION)
-    service = seeded(tmp_path / "without", sentence_vectors=False)
-    doc = service.store.get_document(TAJIK)
-    assert doc is not None and doc.sentence_vectors is None
-    counting = Counting(service.answerer.vectors.embedder)
-    service.answerer.vectors.embedder = counting
+    with_vectors = seeded(tmp_path / "with")[0].ask(QUESTION)
+    service, store, counting = seeded(tmp_path / "without", sentence_vectors=False)
+    doc = store.get_document(TAJIK)
+    assert doc is not None and store.sentence_vectors(TAJIK, doc.content_hash) is None
     answer = service.ask(QUESTION)
     assert counting.texts[0] == QUESTION and len(counting.texts) > 1
     assert [(c.doc_id, c.line_start, c.line_end) for c in answer.citations] == [
@@ -103,34 +105,26 @@ def test_without_them_the_answer_embeds_sentences_and_agrees(tmp_path: Path) -> 
 
 
 def test_stale_or_deleted_vectors_are_not_used(tmp_path: Path) -> None:
-    service = seeded(tmp_path)
-    store = service.store
-    assert isinstance(store, ChromaChunkStore)
+    _, store, _ = seeded(tmp_path)
     doc = store.get_document(TAJIK)
-    assert doc is not None and doc.sentence_vectors is not None
+    assert doc is not None and store.sentence_vectors(TAJIK, doc.content_hash) is not None
     # A new version written without vectors: the old version's vectors must not apply.
-    edited = doc.model_copy(
-        update={
-            "lines": (*doc.lines, "A new line."),
-            "content_hash": "f" * 64,
-            "sentence_vectors": None,
-        }
-    )
-    store.upsert_documents([(edited, [], np.zeros((0, 384), dtype=np.float32))])
-    reread = store.get_document(TAJIK)
-    assert reread is not None and reread.sentence_vectors is None
+    edited = doc.model_copy(update={"lines": (*doc.lines, "A new line."), "content_hash": "f" * 64})
+    store.write([DocumentWrite(edited, (), np.zeros((0, 384), dtype=np.float32))])
+    assert store.sentence_vectors(TAJIK, edited.content_hash) is None
+    assert store.sentence_vectors(TAJIK, doc.content_hash) is None  # dropped, not kept
     assert [d.doc_id for d in store.list_documents()] == sorted(
         ["000_4e774364687dacde.txt", "001_6767eb312ccb9e98.txt"]
     )
     assert store.delete_document(TAJIK)
-    raw = store._connect().documents.get(ids=[SENTENCES_PREFIX + TAJIK])
+    raw = store._db.connect().sentences.get(ids=[TAJIK])
     assert raw["ids"] == []
     with pytest.raises(InputError):
-        store.upsert_documents(
+        store.write(
             [
-                (
-                    edited.model_copy(update={"doc_id": SENTENCES_PREFIX + "x"}),
-                    [],
+                DocumentWrite(
+                    edited.model_copy(update={"doc_id": "__sentences__/x"}),
+                    (),
                     np.zeros((0, 384), dtype=np.float32),
                 )
             ]

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from qa.api.app import create_app
 from qa.config import Settings
-from qa.service import QAService, build_service
+from qa.service import QAService
+from qa.wiring import build_service
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 
 from qa.api.app import create_app
 from qa.config import Settings
-from qa.service import QAService, build_service
+from qa.service import QAService
+from qa.wiring import build_service
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from schemathesis.checks import not_a_server_error
 
 from qa.api.app import create_app
 from qa.config import Settings
-from qa.service import build_service
+from qa.wiring import build_service
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

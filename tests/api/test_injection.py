@@ -15,7 +15,8 @@ from fakes.chat_server import ChatServer, reply_json
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.config import Settings
 from qa.evaluation import load_questions
-from qa.service import QAService, build_service
+from qa.service import QAService
+from qa.wiring import build_service
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "000_4e774364687dacde.txt"

@@ -17,6 +17,7 @@ from qa.api.app import create_app
 from qa.config import Settings
 from qa.logs import JsonFormatter, RequestIdFilter, configure_logging
 from qa.metrics import Metrics, activate, deactivate, record_llm_error, record_llm_tokens
+from qa.retrieval import HybridRetriever
 from qa.service import QAService
 
 SEED_A = "000_4e774364687dacde.txt"
@@ -209,23 +210,15 @@ def test_every_kind_of_response_carries_a_request_id(
     assert all(re.fullmatch(r"[0-9a-f]{32}", r.headers.get("X-Request-ID", "")) for r in responses)
 
 
-class _Boom:
-    def search(self, *args: object) -> None:
-        raise RuntimeError("unexpected failure")
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("unexpected failure")
 
 
 def test_unhandled_errors_are_a_500_with_the_request_id_logged(
-    seeded_service: QAService, tmp_path: Path
+    seeded_service: QAService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = QAService(
-        seeded_service.settings,
-        store=seeded_service.store,
-        embedder=seeded_service.embedder,
-        lexical=seeded_service.lexical,
-        retriever=_Boom(),
-        answerer=seeded_service.answerer,
-        conversations=seeded_service.conversations,
-    )
+    service = seeded_service
+    monkeypatch.setattr(HybridRetriever, "search", _boom)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())

@@ -120,7 +120,7 @@ def test_eval_exits_non_zero_below_a_threshold(tmp_path: Path) -> None:
 
 
 def test_feedback_export_is_json_lines(tmp_path: Path) -> None:
-    from qa.conversations import ConversationStore
+    from qa.store.conversations import ConversationStore
 
     store = ConversationStore(tmp_path / "qa.sqlite3")
     store.record_feedback(

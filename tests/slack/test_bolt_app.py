@@ -34,10 +34,11 @@ from qa.api.app import create_app
 from qa.api.slack_routes import SLACK_EVENTS_PATH, mount_slack
 from qa.config import Settings
 from qa.errors import ConfigError, StoreError
-from qa.service import QAService, build_service
+from qa.service import QAService
 from qa.slack.app import build_slack_app
 from qa.slack.render import ACTION_DOWN, ACTION_UP, PLACEHOLDER, THANKS
 from qa.slack.socket import run_socket_mode
+from qa.wiring import build_service
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SECRET = "test-signing-secret"
@@ -363,7 +364,7 @@ def test_follow_up_in_the_thread_needs_no_mention(
     assert "Taliban" in second.args["text"] or SOURCE in block_texts(second)
 
     conversation = f"slack:{TEAM_ID}:{channel}:{first['ts']}"
-    turns = service.conversations.history(conversation)
+    turns = service.history(conversation)
     assert [t.question for t in turns] == [QUESTION, "What were they retreating from?"]
     assert "Afghan" in (turns[1].standalone_question or "")  # asked in context
 
@@ -588,5 +589,5 @@ def test_manifest_matches_what_the_app_listens_to() -> None:
 
 
 def feedback_for(service: QAService, conversation: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = service.conversations.list_feedback(200)
+    rows: list[dict[str, Any]] = service.list_feedback(200)
     return [row for row in rows if row["conversation_id"] == conversation]

@@ -17,7 +17,8 @@ from qa.answering.citations import (
     resolve_citations,
     verify_citation,
 )
-from qa.answering.sentences import Sentence, build_sources
+from qa.answering.sentences import build_sources
+from qa.text import Sentence
 from qa.types import Citation
 
 TAJIK = make_doc(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.conversations import ConversationStore
 from qa.errors import InputError
+from qa.store.conversations import ConversationStore
 from qa.types import Citation, Turn
 
 

@@ -13,7 +13,7 @@ from qa.answering.extractive import (
     MAX_EMBEDDED,
     ExtractiveAnswerer,
 )
-from qa.answering.vectors import VectorCache
+from qa.embeddings.cache import VectorCache
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import Vectors
 from qa.types import Answer
@@ -161,20 +161,20 @@ class CountingEmbedder(HashingEmbedder):
 def test_sentence_vectors_are_cached_and_bounded() -> None:
     embedder = CountingEmbedder()
     cache = VectorCache(embedder, maxsize=2)
-    first = cache.vectors(["a b", "c d", "a b"])
+    first = cache.embed(["a b", "c d", "a b"])
     assert embedder.embedded == ["a b", "c d"]
     assert first.shape == (3, embedder.dimension)
-    cache.vectors(["c d", "a b"])
+    cache.embed(["c d", "a b"])
     assert embedder.embedded == ["a b", "c d"]
-    cache.vectors(["e f"])  # evicts the least recently used ("c d")
-    cache.vectors(["a b", "c d"])
+    cache.embed(["e f"])  # evicts the least recently used ("c d")
+    cache.embed(["a b", "c d"])
     assert embedder.embedded == ["a b", "c d", "e f", "c d"]
-    assert cache.vectors([]).shape == (0, embedder.dimension)
+    assert cache.embed([]).shape == (0, embedder.dimension)
 
 
 def test_question_is_embedded_with_sentences_in_one_batch() -> None:
     embedder = CountingEmbedder()
-    answerer = ExtractiveAnswerer(embedder, DOCS.get, threshold=0.3)
+    answerer = ExtractiveAnswerer(VectorCache(embedder), DOCS.get, threshold=0.3)
     calls: list[int] = []
     original = embedder.embed
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fakes.articles import make_doc, make_hit
 
-from qa.answering.sentences import build_sources, memoize, numbers, sentences_for_hit, terms
+from qa.answering.sentences import build_sources, memoize
+from qa.text import numbers, sentences_for_hit, terms
 from qa.types import Document
 
 DOC = make_doc(

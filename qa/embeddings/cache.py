@@ -1,5 +1,4 @@
-"""Sentence vectors: made at ingest (packed into the document), looked up or embedded when
-answering, and an LRU of recent embeddings shared by retrieval and answering."""
+"""An Embedder that remembers: recent embeddings in a bounded LRU keyed by a hash of the text."""
 
 from __future__ import annotations
 
@@ -8,32 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.answering.sentences import Sentence
 from qa.lru import LRU
 from qa.ports import Embedder, Vectors
-from qa.types import Document, SentenceVectors
-
-
-def pack(doc: Document, sentences: Sequence[Sentence], vectors: Vectors) -> SentenceVectors:
-    """``doc``'s sentence vectors as int8 rows (cosine error ~0.003 on unit vectors)."""
-    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(sentences), -1)
-    rows = np.clip(np.rint(matrix * 127), -127, 127).astype(np.int8)
-    return SentenceVectors(
-        content_hash=doc.content_hash,
-        dimension=matrix.shape[1],
-        spans=tuple((s.char_start, s.char_end) for s in sentences),
-        data=rows.tobytes(),
-    )
-
-
-def unpack(packed: SentenceVectors) -> dict[tuple[int, int], Vectors]:
-    """Span -> unit float32 vector."""
-    if not packed.spans:
-        return {}
-    rows = np.frombuffer(packed.data, dtype=np.int8).reshape(len(packed.spans), packed.dimension)
-    unit = rows.astype(np.float32)
-    unit /= np.clip(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12, None)
-    return dict(zip(packed.spans, unit, strict=True))
 
 
 class VectorCache:
@@ -53,9 +28,6 @@ class VectorCache:
         return self.embedder.count_tokens(text)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        return self.vectors(texts)
-
-    def vectors(self, texts: Sequence[str]) -> Vectors:
         """One unit-length row per text; texts not cached are embedded in one batch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
