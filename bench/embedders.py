@@ -25,14 +25,15 @@ def build(name: str, directory: Path | None) -> Any:
 
 
 def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[list[object]]:
+    from qa.answering.extractive import ExtractiveAnswerer
     from qa.evaluation import load_questions, score_question, totals
     from qa.retrieval import HybridRetriever
 
     rows: list[list[object]] = []
     with common.temp_dir("embedders") as tmp:
         svc = common.service(tmp)
-        svc.embedder = embedder
-        svc.answerer.vectors.embedder = embedder
+        svc.embedder = embedder  # what ingestion embeds with
+        answerer = ExtractiveAnswerer(embedder, svc.store.get_document)
         embedder.embed(["warm up"])
         seconds, report = common.timed(lambda: svc.ingest_documents(docs))
         texts = [chunk.text for doc in docs for chunk in svc._chunk(doc)]
@@ -50,7 +51,7 @@ def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[l
                     scored = []
                     for q in questions:
                         hits = retriever.search(q.question, k)
-                        answer = svc.answerer.answer(q.question, hits, [])
+                        answer = answerer.answer(q.question, hits, [])
                         scored.append(score_question(q, hits, answer))
                     t = totals(scored)
                     rows.append(

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from qa.types import (
     Answer,
+    ChatReply,
     Chunk,
     Document,
     DocumentChanges,
@@ -20,6 +21,8 @@ from qa.types import (
 )
 
 Vectors = npt.NDArray[np.float32]
+#: A chat message as the OpenAI API takes it: ``{"role": ..., "content": ...}``.
+Message = dict[str, str]
 
 
 @runtime_checkable
@@ -115,17 +118,18 @@ class ChunkStore(Protocol):
 
 
 class ChatModel(Protocol):
-    """An OpenAI-compatible chat completion endpoint."""
+    """An OpenAI-compatible chat completion endpoint. Each call returns its own usage, so
+    concurrent requests never see each other's token counts."""
 
     @property
     def model(self) -> str: ...
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
-        """The assistant's reply; raises LLMError after retries."""
+    def complete(self, messages: Sequence[Message]) -> ChatReply:
+        """The assistant's reply and its token usage; raises LLMError after retries."""
         ...
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
-        """Text deltas of the reply; raises LLMError."""
+    def stream(self, messages: Sequence[Message]) -> Iterator[str | ChatReply]:
+        """Text deltas of the reply, then the whole reply (with usage) last; LLMError."""
         ...
 
 
@@ -133,6 +137,12 @@ class Answerer(Protocol):
     """Turns a question and retrieved evidence into a cited answer."""
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer: ...
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        """Text deltas, then the final verified Answer."""
+        ...
 
 
 class Retriever(Protocol):

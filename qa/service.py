@@ -156,6 +156,9 @@ class QAService:
             report.doc_ids.append(doc.doc_id)
             if progress:
                 progress(1)
+        from qa.observability.metrics import record_ingested
+
+        record_ingested(len(items), sum(len(written) for _, written, _ in items))
 
     def ingest_paths(
         self,
@@ -402,6 +405,8 @@ def build_service(settings: Settings) -> QAService:
     from qa.conversations import ConversationStore
     from qa.embeddings.batching import BatchingEmbedder
     from qa.embeddings.factory import build_embedder
+    from qa.observability.instrument import MeteredChatModel, instrument
+    from qa.ports import Answerer
     from qa.retrieval import HybridRetriever
     from qa.store.chroma import ChromaChunkStore, make_chroma_client
     from qa.store.lexical import LexicalIndex
@@ -422,27 +427,30 @@ def build_service(settings: Settings) -> QAService:
             embedder, documents, threshold=settings.min_evidence_score, cache=vectors
         )
     )
-    answerer: Any = extractive
+    answerer: Answerer = extractive
     condense = None
     if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
-        from qa.answering.openai_chat import build_chat_model
+        from qa.llm.openai_chat import build_chat_model
         from qa.prompts import load_prompts
 
         chat = build_chat_model(settings)
         assert chat is not None
         prompts = load_prompts(settings.prompts_dir)
-        llm = LLMAnswerer(chat, extractive, documents, prompts, embedder)
+        # Metered before the answerer and its condenser are built around it: both count.
+        llm = LLMAnswerer(MeteredChatModel(chat), extractive, documents, prompts, embedder)
         answerer = llm
         condense = llm.condense
     conversations = ConversationStore(settings.sqlite_path)
+    # Decorated once here; they report to whichever app's Metrics serves the request.
+    timed_retriever, timed_answerer = instrument(retriever, answerer)
     return QAService(
         settings,
         store=store,
         embedder=embedder,
         lexical=lexical,
-        retriever=retriever,
-        answerer=answerer,
+        retriever=timed_retriever,
+        answerer=timed_answerer,
         conversations=conversations,
         condense=condense,
     )

@@ -145,6 +145,21 @@ class Turn(_Frozen):
     standalone_question: str | None = None
 
 
+class ChatUsage(_Frozen):
+    """Tokens one chat-model call used, as the server reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatReply(_Frozen):
+    """A chat model's whole reply, with the usage of that call alone."""
+
+    text: str
+    usage: ChatUsage | None = None
+
+
 Mode = Literal["extractive", "llm"]
 
 

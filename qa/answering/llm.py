@@ -21,7 +21,7 @@ from qa.answering.vectors import VectorCache
 from qa.errors import LLMError
 from qa.ports import ChatModel, Embedder
 from qa.prompts import Prompts
-from qa.types import Answer, Hit, Turn
+from qa.types import Answer, ChatReply, Hit, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class LLMAnswerer:
             reply = self.chat.complete(messages)
         except LLMError as exc:
             return self._degraded(self.fallback.answer(question, hits, history), exc)
-        answer = self._finish(reply, sources, documents)
+        answer = self._finish(reply.text, sources, documents)
         elapsed = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={"timings_ms": {"llm": elapsed}})
 
@@ -170,6 +170,8 @@ class LLMAnswerer:
         parts: list[str] = []
         try:
             for delta in self.chat.stream(messages):
+                if isinstance(delta, ChatReply):  # the whole reply, last: parts hold it
+                    continue
                 parts.append(delta)
                 yield delta
         except LLMError as exc:
@@ -193,7 +195,7 @@ class LLMAnswerer:
         except LLMError as exc:
             logger.warning("condensing failed (%s); using the previous question too", exc)
             return naive_condense(question, history)
-        lines = [line.strip() for line in reply.splitlines() if line.strip()]
+        lines = [line.strip() for line in reply.text.splitlines() if line.strip()]
         standalone = lines[0].strip("\"'“”") if lines else ""
         standalone = re.sub(r"^(standalone question|question)\s*:\s*", "", standalone, flags=re.I)
         if not standalone or len(standalone) > max(4 * len(question), 500):

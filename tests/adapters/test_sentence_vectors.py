@@ -10,15 +10,18 @@ import numpy as np
 import pytest
 from fakes.articles import make_doc
 
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.sentences import document_sentences
-from qa.answering.vectors import pack, unpack
+from qa.answering.vectors import VectorCache, pack, unpack
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import InputError
 from qa.ports import Embedder, Vectors
+from qa.retrieval import HybridRetriever
 from qa.service import QAService, build_service
 from qa.store import SENTENCES_PREFIX
 from qa.store.chroma import ChromaChunkStore
+from qa.types import Answer
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -48,6 +51,17 @@ def seeded(tmp_path: Path, **overrides: Any) -> QAService:
     service = build_service(Settings(data_dir=tmp_path, _env_file=None, **overrides))
     assert service.ingest_paths([SEEDS]).failed == 0
     return service
+
+
+def ask_counting(service: QAService, counting: Counting) -> Answer:
+    """QUESTION answered as ``build_service`` wires it (retrieval and answer share one vector
+    cache), over ``service``'s store, with every embedding going through ``counting``."""
+    vectors = VectorCache(counting)
+    mode = service.settings.retrieval_mode
+    retriever = HybridRetriever(service.store, vectors, service.lexical, mode=mode)
+    answerer = ExtractiveAnswerer(counting, service.store.get_document, cache=vectors)
+    hits = retriever.search(QUESTION, service.settings.top_k)
+    return answerer.answer(QUESTION, hits, [])
 
 
 def test_pack_round_trip_keeps_cosines() -> None:
@@ -81,9 +95,8 @@ def test_ingest_stores_them_and_answers_only_embed_the_question(tmp_path: Path) 
     )
     assert "sentence_vectors" not in doc.model_dump()  # never serialised into responses
 
-    counting = Counting(service.answerer.vectors.embedder)
-    service.answerer.vectors.embedder = counting
-    answer = service.ask(QUESTION)
+    counting = Counting(service.embedder)
+    answer = ask_counting(service, counting)
     assert answer.answerable and "1,037" in answer.answer
     assert counting.texts == [QUESTION]  # embedded once, for search; the answer reused it
 
@@ -93,9 +106,8 @@ def test_without_them_the_answer_embeds_sentences_and_agrees(tmp_path: Path) -> 
     service = seeded(tmp_path / "without", sentence_vectors=False)
     doc = service.store.get_document(TAJIK)
     assert doc is not None and doc.sentence_vectors is None
-    counting = Counting(service.answerer.vectors.embedder)
-    service.answerer.vectors.embedder = counting
-    answer = service.ask(QUESTION)
+    counting = Counting(service.embedder)
+    answer = ask_counting(service, counting)
     assert counting.texts[0] == QUESTION and len(counting.texts) > 1
     assert [(c.doc_id, c.line_start, c.line_end) for c in answer.citations] == [
         (c.doc_id, c.line_start, c.line_end) for c in with_vectors.citations

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api.app import create_app
 from qa.config import Settings
-from qa.logs import JsonFormatter, RequestIdFilter, configure_logging
-from qa.metrics import Metrics, activate, deactivate, record_llm_error, record_llm_tokens
+from qa.observability.logs import JsonFormatter, RequestIdFilter, configure_logging
+from qa.observability.metrics import (
+    Metrics,
+    activate,
+    deactivate,
+    record_llm_error,
+    record_llm_tokens,
+)
 from qa.service import QAService
 
 SEED_A = "000_4e774364687dacde.txt"
@@ -209,23 +216,15 @@ def test_every_kind_of_response_carries_a_request_id(
     assert all(re.fullmatch(r"[0-9a-f]{32}", r.headers.get("X-Request-ID", "")) for r in responses)
 
 
-class _Boom:
+class _BoomService:
+    """Just enough of a QAService for POST /v1/search: its search fails unexpectedly."""
+
     def search(self, *args: object) -> None:
         raise RuntimeError("unexpected failure")
 
 
-def test_unhandled_errors_are_a_500_with_the_request_id_logged(
-    seeded_service: QAService, tmp_path: Path
-) -> None:
-    service = QAService(
-        seeded_service.settings,
-        store=seeded_service.store,
-        embedder=seeded_service.embedder,
-        lexical=seeded_service.lexical,
-        retriever=_Boom(),
-        answerer=seeded_service.answerer,
-        conversations=seeded_service.conversations,
-    )
+def test_unhandled_errors_are_a_500_with_the_request_id_logged(tmp_path: Path) -> None:
+    service = cast(QAService, _BoomService())
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())

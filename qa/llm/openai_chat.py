@@ -11,6 +11,8 @@ import openai
 
 from qa.config import Settings
 from qa.errors import LLMError
+from qa.ports import Message
+from qa.types import ChatReply, ChatUsage
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +35,15 @@ def _llm_error(exc: openai.OpenAIError) -> LLMError:
     return LLMError(f"chat model failed: {type(exc).__name__}: {str(exc)[:200]}", retryable=False)
 
 
-def _usage(usage: Any) -> dict[str, int] | None:
+def _usage(usage: Any) -> ChatUsage | None:
+    """The SDK's usage object as ours; None when the server sent none."""
     if usage is None:
         return None
-    return {
-        "prompt_tokens": int(usage.prompt_tokens),
-        "completion_tokens": int(usage.completion_tokens),
-        "total_tokens": int(usage.total_tokens),
-    }
+    return ChatUsage(
+        prompt_tokens=int(usage.prompt_tokens or 0),
+        completion_tokens=int(usage.completion_tokens or 0),
+        total_tokens=int(usage.total_tokens or 0),
+    )
 
 
 class OpenAIChatModel:
@@ -48,24 +51,24 @@ class OpenAIChatModel:
 
     Retries on 429/5xx/timeouts with backoff are the client's own (``max_retries``,
     ``timeout``, honouring Retry-After); whatever still fails is raised as LLMError.
-    ``last_usage`` holds the token counts of the latest call when the server sent them.
+    Every call returns its own token usage (when the server sends it) in its ChatReply: the
+    model keeps no per-call state, so one instance serves concurrent requests.
     """
 
     def __init__(self, client: openai.OpenAI, model: str, *, temperature: float = 0.0) -> None:
         self._client = client
         self._model = model
         self._temperature = temperature
-        self.last_usage: dict[str, int] | None = None
 
     @property
     def model(self) -> str:
         return self._model
 
-    def _messages(self, messages: Sequence[dict[str, str]]) -> Any:
+    def _messages(self, messages: Sequence[Message]) -> Any:
         return cast(Any, [dict(m) for m in messages])
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
-        """The assistant's reply; LLMError after the client's retries."""
+    def complete(self, messages: Sequence[Message]) -> ChatReply:
+        """The assistant's reply with this call's usage; LLMError after the client's retries."""
         started = time.perf_counter()
         try:
             response = self._client.chat.completions.create(
@@ -77,7 +80,7 @@ class OpenAIChatModel:
             raise _llm_error(exc) from exc
         if isinstance(response, str):  # a server that streamed or sent text, not JSON
             raise LLMError("chat model sent a response that is not a chat completion")
-        self.last_usage = _usage(response.usage)
+        usage = _usage(response.usage)
         content = response.choices[0].message.content if response.choices else None
         if not content:
             raise LLMError("chat model returned no text", retryable=False)
@@ -85,29 +88,35 @@ class OpenAIChatModel:
             "llm complete model=%s ms=%.0f usage=%s",
             self._model,
             (time.perf_counter() - started) * 1000,
-            self.last_usage,
+            usage.model_dump() if usage else None,
         )
-        return content
+        return ChatReply(text=content, usage=usage)
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
-        """Text deltas of the reply; LLMError if the call or the stream fails."""
-        self.last_usage = None
+    def stream(self, messages: Sequence[Message]) -> Iterator[str | ChatReply]:
+        """Text deltas of the reply, then the whole reply as a ChatReply with this call's
+        usage (OpenAI sends it in a last chunk when asked with ``include_usage``; servers
+        that ignore the option leave it None). LLMError if the call or the stream fails."""
+        parts: list[str] = []
+        usage: ChatUsage | None = None
         try:
             chunks = self._client.chat.completions.create(
                 model=self._model,
                 messages=self._messages(messages),
                 temperature=self._temperature,
                 stream=True,
+                stream_options={"include_usage": True},
             )
             with chunks:
                 for chunk in chunks:
                     if chunk.usage is not None:
-                        self.last_usage = _usage(chunk.usage)
+                        usage = _usage(chunk.usage)
                     for choice in chunk.choices:
                         if choice.delta.content:
+                            parts.append(choice.delta.content)
                             yield choice.delta.content
         except openai.OpenAIError as exc:
             raise _llm_error(exc) from exc
+        yield ChatReply(text="".join(parts), usage=usage)
 
 
 def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
