@@ -25,12 +25,18 @@ def build(name: str, directory: Path | None) -> Any:
 
 
 def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[list[object]]:
+    from qa.answering.extractive import ExtractiveAnswerer
     from qa.evaluation import load_questions, score_question, totals
     from qa.retrieval import HybridRetriever
+    from qa.store.chroma import ChromaStore
+    from qa.store.lexical import LexicalIndex
 
     rows: list[list[object]] = []
     with common.temp_dir("embedders") as tmp:
         svc = common.service(tmp, embedder=embedder)
+        store = ChromaStore.from_settings(common.settings(tmp))
+        lexical = LexicalIndex()
+        answerer = ExtractiveAnswerer(embedder, store.get_document, sentences=store)
         embedder.embed(["warm up"])
         seconds, report = common.timed(lambda: svc.ingest_documents(docs))
         texts = [chunk.text for doc in docs for chunk in svc._chunk(doc)]
@@ -43,12 +49,12 @@ def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[l
         for set_name, qfile in sets:
             questions = load_questions(qfile)
             for mode in ("dense", "hybrid"):
-                retriever = HybridRetriever(svc.store, embedder, svc.lexical, mode=mode)
+                retriever = HybridRetriever(store, embedder, lexical, store, mode=mode)
                 for k in ks:
                     scored = []
                     for q in questions:
                         hits = retriever.search(q.question, k)
-                        answer = svc.answerer.answer(q.question, hits, [])
+                        answer = answerer.answer(q.question, hits, [])
                         scored.append(score_question(q, hits, answer))
                     t = totals(scored)
                     rows.append(

@@ -35,10 +35,9 @@ def load(spec: str, k: int) -> tuple[str, object, list[tuple[object, list[object
 
 
 def run(
-    name: str, service: object, cases: list[tuple[object, list[object]]], k: int
+    name: str, answerer: ExtractiveAnswerer, cases: list[tuple[object, list[object]]], k: int
 ) -> dict[str, float | None]:
-    answerer = service
-    rows = [score_question(q, hits[:k], answerer.answer(q.question, hits, [])) for q, hits in cases]  # type: ignore[attr-defined]
+    rows = [score_question(q, hits[:k], answerer.answer(q.question, hits, [])) for q, hits in cases]  # type: ignore[arg-type]
     t = totals(rows)
     return {
         "hit": t.hit_at_k,
@@ -84,9 +83,9 @@ def main() -> None:
         for name, value in setting.items():
             if name != "threshold":
                 setattr(extractive, name, value)
-        for set_name, service, cases in sets:
-            service.threshold = setting["threshold"]  # type: ignore[attr-defined]
-            m = run(set_name, service, cases, 3)
+        for set_name, answerer, cases in sets:
+            answerer.threshold = setting["threshold"]
+            m = run(set_name, answerer, cases, 3)
             print(
                 f"{set_name[:16]:<16} "
                 + " ".join(f"{v:>10.2f}" for v in values)

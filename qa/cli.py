@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from qa.logs import configure_logging
+    from qa.observability.logs import configure_logging
 
     try:
         settings = get_settings()

@@ -17,6 +17,7 @@ from qa.answering.condense import naive_condense
 from qa.config import Settings
 from qa.embeddings.packing import pack
 from qa.errors import IngestError, InputError, NotFoundError, QAError
+from qa.observability.metrics import record_ingested
 from qa.ports import (
     Answerer,
     Condenser,
@@ -190,6 +191,7 @@ class QAService:
             report.doc_ids.append(item.document.doc_id)
             if progress:
                 progress(1)
+        record_ingested(len(items), sum(len(item.chunks) for item in items))
 
     def ingest_paths(
         self,

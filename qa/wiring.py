@@ -9,6 +9,7 @@ from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
 from qa.embeddings.cache import VectorCache
 from qa.embeddings.factory import build_embedder
+from qa.observability.instrument import MeteredChatModel, instrument
 from qa.ports import Answerer, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
@@ -42,14 +43,22 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
     condense: Condenser = naive_condense
     if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
-        from qa.answering.openai_chat import build_chat_model
+        from qa.llm.openai_chat import build_chat_model
         from qa.prompts import load_prompts
 
         chat = build_chat_model(settings)
         assert chat is not None
-        llm = LLMAnswerer(chat, extractive, store.get_document, load_prompts(settings.prompts_dir))
+        # Metered before the answerer and its condenser are built around it: both count.
+        llm = LLMAnswerer(
+            MeteredChatModel(chat),
+            extractive,
+            store.get_document,
+            load_prompts(settings.prompts_dir),
+        )
         answerer = llm
         condense = llm.condense
+    # Decorated once, here; they report to whichever app's Metrics serves the request.
+    retriever, answerer = instrument(retriever, answerer)
     return QAService(
         settings,
         store=store,

@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qa.api.errors import error_body
 from qa.api.security import install_security, route_path
 from qa.config import Settings
-from qa.logs import request_id_var
-from qa.metrics import CONTENT_TYPE_LATEST, Metrics, activate, deactivate, instrument_service
+from qa.observability.logs import request_id_var
+from qa.observability.metrics import CONTENT_TYPE_LATEST, Metrics, activate, deactivate
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,6 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # The service may be built by the lifespan, after the middleware stack.
-        instrument_service(getattr(self.fastapi_app.state, "service", None))
         status = 500
         started = time.perf_counter()
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import openai
 
-from qa.errors import EmbedderError
+from qa.config import Settings
+from qa.errors import ConfigError, EmbedderError
 from qa.ports import Vectors
 
 logger = logging.getLogger(__name__)
@@ -122,3 +123,24 @@ class OpenAIEmbedder:
         )
         unit: Vectors = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
         return unit
+
+
+def build_openai_embedder(settings: Settings) -> OpenAIEmbedder:
+    """The embeddings API the settings name (``QA_EMBEDDER=openai``)."""
+    base_url = settings.embedding_base_url or settings.llm_base_url
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    if base_url is None and key is None:
+        raise ConfigError(
+            "QA_EMBEDDER=openai needs QA_LLM_API_KEY (or OPENAI_API_KEY) or a base URL "
+            "(QA_EMBEDDING_BASE_URL / QA_LLM_BASE_URL)"
+        )
+    client = openai.OpenAI(
+        base_url=base_url,
+        # Self-hosted servers (vLLM, Ollama) accept any key, but the SDK insists on one.
+        api_key=key or "unused",
+        max_retries=settings.llm_max_retries,
+        timeout=settings.llm_timeout_s,
+    )
+    return OpenAIEmbedder(
+        client, settings.embedding_model, batch_size=settings.embedding_batch_size
+    )

@@ -11,6 +11,7 @@ import openai
 import pytest
 from fakes.articles import make_doc, make_hit
 from fakes.chat_server import (
+    USAGE,
     ChatServer,
     reply_delay,
     reply_error,
@@ -22,12 +23,12 @@ from pydantic import SecretStr
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
-from qa.answering.openai_chat import OpenAIChatModel, build_chat_model
 from qa.config import Settings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import LLMError
+from qa.llm.openai_chat import OpenAIChatModel, build_chat_model
 from qa.prompts import load_prompts
-from qa.types import Answer, ChatUsage, Turn
+from qa.types import Answer, ChatReply, ChatUsage, Turn
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -261,18 +262,39 @@ def test_condense_uses_the_model_and_falls_back(server: ChatServer) -> None:
     assert len(server.requests) == 2
 
 
-def test_chat_model_records_usage_and_maps_errors(server: ChatServer) -> None:
+def test_chat_model_returns_usage_per_call_and_maps_errors(server: ChatServer) -> None:
     client = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
     model = OpenAIChatModel(client, "fake-model")
     server.script(reply_json("hello"), reply_error(400, "bad request"), reply_json(""))
     reply = model.complete([{"role": "user", "content": "hi"}])
-    assert reply.text == "hello"
-    assert reply.usage == ChatUsage(prompt_tokens=11, completion_tokens=7, total_tokens=18)
+    assert reply == ChatReply(text="hello", usage=ChatUsage(**USAGE))
+    assert "stream_options" not in server.requests[0].body
     with pytest.raises(LLMError, match="HTTP 400") as info:
         model.complete([{"role": "user", "content": "hi"}])
     assert not info.value.retryable
     with pytest.raises(LLMError, match="no text"):
         model.complete([{"role": "user", "content": "hi"}])
+
+
+def test_streaming_asks_for_usage_and_ends_with_the_whole_reply(server: ChatServer) -> None:
+    client = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
+    model = OpenAIChatModel(client, "fake-model")
+    server.script(reply_stream("Hel", "lo"))
+    *deltas, last = model.stream([{"role": "user", "content": "hi"}])
+    assert deltas == ["Hel", "lo"]
+    assert last == ChatReply(text="Hello", usage=ChatUsage(**USAGE))
+    assert server.requests[0].body["stream_options"] == {"include_usage": True}
+
+
+def test_streaming_without_usage_from_the_server(server: ChatServer) -> None:
+    """A server that ignores ``include_usage``: the reply still comes last, usage None."""
+    client = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
+    model = OpenAIChatModel(client, "fake-model")
+    server.script(reply_stream("Hi", usage=False))
+    assert list(model.stream([{"role": "user", "content": "hi"}])) == [
+        "Hi",
+        ChatReply(text="Hi", usage=None),
+    ]
 
 
 def test_build_chat_model_follows_settings(server: ChatServer) -> None:

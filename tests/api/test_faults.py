@@ -18,7 +18,7 @@ import chromadb
 import httpx
 import pytest
 import uvicorn
-from fakes.chat_server import ChatServer, reply_delay, reply_error, reply_json
+from fakes.chat_server import ChatServer, reply_delay, reply_error, reply_json, reply_stream
 from fakes.chroma_server import ChromaServer, free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -376,12 +376,20 @@ def test_llm_failures_fall_back_to_degraded_extractive_answers(
             assert follow_up.json()["degraded"] is False
             assert len(chat.requests) == 5
 
+            # A streamed answer: the server sends its usage in the stream's last chunk.
+            chat.script(reply_stream("Tajik border guards ", "let them in."))
+            streamed = client.post("/v1/ask/stream", json={"question": JULY5})
+            assert streamed.status_code == 200
+            assert "event: done" in streamed.text
+            assert len(chat.requests) == 6
+            assert chat.requests[-1].body["stream_options"] == {"include_usage": True}
+
             metrics = client.get("/metrics").text
         for kind in ("server_error", "rate_limit", "timeout"):
             assert f'qa_llm_errors_total{{kind="{kind}"}} 1.0' in metrics
-        # The fake server reports 11 prompt and 7 completion tokens per completion.
-        assert 'qa_llm_tokens_total{kind="prompt"} 22.0' in metrics
-        assert 'qa_llm_tokens_total{kind="completion"} 14.0' in metrics
+        # The fake server reports 11 prompt and 7 completion tokens per completion (3 here).
+        assert 'qa_llm_tokens_total{kind="prompt"} 33.0' in metrics
+        assert 'qa_llm_tokens_total{kind="completion"} 21.0' in metrics
         assert (
             'qa_answers_total{answerable="true",degraded="true",mode="extractive"} 3.0' in metrics
         )

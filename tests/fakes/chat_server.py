@@ -4,6 +4,8 @@ stdlib http.server in a thread on 127.0.0.1. ``script(...)`` queues replies serv
 order: a JSON completion, an SSE stream, an HTTP error with a body, or a delay (longer
 than the client's timeout). Every request is recorded in ``requests``. An empty queue
 answers 500 with ``x-should-retry: false`` so a test that forgot a reply fails fast.
+Usage is always ``USAGE``: in every JSON completion, and in a last chunk with no choices
+when a stream asks for it (``stream_options={"include_usage": true}``), as OpenAI does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -27,14 +29,16 @@ class ChatReply:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay_s: float = 0.0
+    stream_usage: bool = True
 
 
 def reply_json(content: str) -> ChatReply:
     return ChatReply(content=content)
 
 
-def reply_stream(*deltas: str) -> ChatReply:
-    return ChatReply(deltas=deltas)
+def reply_stream(*deltas: str, usage: bool = True) -> ChatReply:
+    """SSE deltas; ``usage=False`` ignores ``include_usage`` like some servers do."""
+    return ChatReply(deltas=deltas, stream_usage=usage)
 
 
 def reply_error(status: int, message: str = "scripted failure", **headers: str) -> ChatReply:
@@ -47,14 +51,7 @@ def reply_error(status: int, message: str = "scripted failure", **headers: str) 
 def reply_delay(seconds: float, then: ChatReply | None = None) -> ChatReply:
     """Sleep (interruptibly) before answering ``then`` (default: a short completion)."""
     then = then or reply_json("late")
-    return ChatReply(
-        status=then.status,
-        content=then.content,
-        deltas=then.deltas,
-        headers=then.headers,
-        body=then.body,
-        delay_s=seconds,
-    )
+    return replace(then, delay_s=seconds)
 
 
 @dataclass(frozen=True)
@@ -64,6 +61,10 @@ class RecordedChat:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+
+
+#: The token usage the server reports for every completion.
+USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 
 
 def _completion(content: str, model: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def _completion(content: str, model: str) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        "usage": USAGE,
     }
 
 
@@ -90,6 +91,18 @@ def _chunk(delta: dict[str, str], model: str, finish: str | None = None) -> byte
         "created": 0,
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+
+def _usage_chunk(model: str) -> bytes:
+    chunk = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [],
+        "usage": USAGE,
     }
     return f"data: {json.dumps(chunk)}\n\n".encode()
 
@@ -149,9 +162,11 @@ class ChatServer:
                 reply = server._next()
                 if reply.delay_s and server._stop.wait(reply.delay_s):
                     return
-                self._send(reply, str(body.get("model", "fake-model")))
+                options = body.get("stream_options") or {}
+                usage = bool(options.get("include_usage"))
+                self._send(reply, str(body.get("model", "fake-model")), usage=usage)
 
-            def _send(self, reply: ChatReply, model: str) -> None:
+            def _send(self, reply: ChatReply, model: str, *, usage: bool = False) -> None:
                 if reply.deltas is not None and reply.status == 200:
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")
@@ -161,6 +176,8 @@ class ChatServer:
                         self.wfile.write(_chunk({"content": delta}, model))
                         self.wfile.flush()
                     self.wfile.write(_chunk({}, model, finish="stop"))
+                    if usage and reply.stream_usage:
+                        self.wfile.write(_usage_chunk(model))
                     self.wfile.write(b"data: [DONE]\n\n")
                     return
                 payload = reply.body if reply.status != 200 else _completion(reply.content, model)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from qa.config import Settings
-from qa.logs import configure_logging
+from qa.observability.logs import configure_logging
 
 
 def test_library_debug_is_dropped_but_our_info_and_their_warnings_pass(

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar, Token
-from typing import Any, Literal
+from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
 
-from qa.errors import LLMError
-from qa.types import Answer
+from qa.types import Answer, ChatUsage
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -19,15 +16,15 @@ __all__ = [
     "activate",
     "current_metrics",
     "deactivate",
-    "instrument_service",
+    "llm_error_kind",
     "record_ingested",
     "record_llm_error",
     "record_llm_tokens",
+    "record_llm_usage",
 ]
 
 #: Seconds; retrieval and extractive answers take milliseconds, LLM answers seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_INSTRUMENTED = "_qa_metrics_instrumented"
 
 
 class Metrics:
@@ -77,6 +74,7 @@ class Metrics:
         return _generate_latest(self.registry)
 
     def observe_answer(self, answer: Answer, seconds: float) -> None:
+        """One answer given after ``seconds`` of generation, by mode and degradation."""
         self.answer_latency.labels(answer.mode).observe(seconds)
         self.answers.labels(
             answer.mode, str(answer.answerable).lower(), str(answer.degraded).lower()
@@ -84,7 +82,8 @@ class Metrics:
 
 
 # The app's middleware activates its Metrics for the request; threadpool workers and
-# streaming tasks copy the context, so the service layers below report to the right app.
+# streaming tasks copy the context, so the decorators of qa/observability/instrument.py,
+# built once, and the service layers below report to the right app.
 _current: ContextVar[Metrics | None] = ContextVar("qa_metrics", default=None)
 
 
@@ -102,10 +101,17 @@ def current_metrics() -> Metrics | None:
 
 
 def record_llm_tokens(n: int, kind: Literal["prompt", "completion"] = "completion") -> None:
-    """Count ``n`` chat-model tokens; the LLM adapter calls this with the API's usage."""
+    """Count ``n`` chat-model tokens of one kind."""
     metrics = _current.get()
     if metrics is not None and n > 0:
         metrics.llm_tokens.labels(kind).inc(n)
+
+
+def record_llm_usage(usage: ChatUsage | None) -> None:
+    """Count the tokens of one chat-model call, from the usage its reply carries."""
+    if usage is not None:
+        record_llm_tokens(usage.prompt_tokens, "prompt")
+        record_llm_tokens(usage.completion_tokens, "completion")
 
 
 def record_llm_error(kind: str) -> None:
@@ -117,84 +123,11 @@ def record_llm_error(kind: str) -> None:
 
 
 def record_ingested(documents: int, chunks: int) -> None:
+    """Count documents and chunks written to the store (no-op outside requests)."""
     metrics = _current.get()
     if metrics is not None:
         metrics.ingested_documents.inc(documents)
         metrics.ingested_chunks.inc(chunks)
-
-
-class _Decorator:
-    """Forwards every other attribute, read or written, to the wrapped object."""
-
-    def __init__(self, inner: Any) -> None:
-        object.__setattr__(self, "_inner", inner)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Tests and benches tune e.g. ``service.retriever.mode``: it must reach the real one.
-        setattr(self._inner, name, value)
-
-
-class _TimedRetriever(_Decorator):
-    """Times every retrieval (``/v1/search`` and the retrieval step of ``ask``)."""
-
-    def search(self, query: str, k: int, filters: Any = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._inner.search(query, k, filters)
-        finally:
-            metrics = _current.get()
-            if metrics is not None:
-                metrics.retrieval_latency.observe(time.perf_counter() - started)
-
-
-class _TimedAnswerer(_Decorator):
-    """Times answer generation and counts answers by mode and degradation."""
-
-    def stream(self, question: str, hits: Sequence[Any], history: Sequence[Any]) -> Iterator[Any]:
-        started = time.perf_counter()
-        for item in self._inner.stream(question, hits, history):
-            if isinstance(item, Answer):
-                _observe(item, started)
-            yield item
-
-    def answer(self, question: str, hits: Sequence[Any], history: Sequence[Any]) -> Any:
-        started = time.perf_counter()
-        result = self._inner.answer(question, hits, history)
-        if isinstance(result, Answer):
-            _observe(result, started)
-        return result
-
-
-class _MeteredChat(_Decorator):
-    """Counts the chat model's tokens (its ``last_usage``) and failures, by kind."""
-
-    def complete(self, messages: Sequence[dict[str, str]]) -> Any:
-        try:
-            reply = self._inner.complete(messages)
-        except LLMError as exc:
-            record_llm_error(llm_error_kind(exc))
-            raise
-        self._count_usage(reply)
-        return reply
-
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[Any]:
-        try:
-            for item in self._inner.stream(messages):
-                if not isinstance(item, str):
-                    self._count_usage(item)
-                yield item
-        except LLMError as exc:
-            record_llm_error(llm_error_kind(exc))
-            raise
-
-    def _count_usage(self, reply: Any) -> None:
-        usage = getattr(reply, "usage", None)
-        if usage is not None:
-            record_llm_tokens(usage.prompt_tokens, "prompt")
-            record_llm_tokens(usage.completion_tokens, "completion")
 
 
 def llm_error_kind(exc: BaseException) -> str:
@@ -211,37 +144,3 @@ def llm_error_kind(exc: BaseException) -> str:
     if "Connection" in name:
         return "connection"
     return "other"
-
-
-def _observe(answer: Answer, started: float) -> None:
-    metrics = _current.get()
-    if metrics is not None:
-        metrics.observe_answer(answer, time.perf_counter() - started)
-
-
-def _counting_ingest(inner: Callable[..., Any]) -> Callable[..., Any]:
-    def ingest_documents(docs: Any, report: Any = None, progress: Any = None) -> Any:
-        before = (report.documents, report.chunks) if report is not None else (0, 0)
-        result = inner(docs, report, progress)
-        record_ingested(result.documents - before[0], result.chunks - before[1])
-        return result
-
-    return ingest_documents
-
-
-def instrument_service(service: Any) -> None:
-    """Wrap the service's retriever, answerer, chat model and ingestion with observations.
-
-    Decorating the collaborators keeps ``qa/service.py`` free of metrics code; calling this
-    twice is harmless.
-    """
-    if service is None or getattr(service, _INSTRUMENTED, False):
-        return
-    chat = getattr(service._answerer, "chat", None)  # the LLM answerer's ChatModel
-    if chat is not None:
-        service._answerer.chat = _MeteredChat(chat)
-    service._retriever = _TimedRetriever(service._retriever)
-    service._answerer = _TimedAnswerer(service._answerer)
-    # An instance attribute shadows the method, so add_records and ingest_paths count too.
-    service.ingest_documents = _counting_ingest(service.ingest_documents)
-    setattr(service, _INSTRUMENTED, True)

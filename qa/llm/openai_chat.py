@@ -11,6 +11,7 @@ import openai
 
 from qa.config import Settings
 from qa.errors import LLMError
+from qa.ports import Message
 from qa.types import ChatReply, ChatUsage
 
 logger = logging.getLogger(__name__)
@@ -35,12 +36,13 @@ def _llm_error(exc: openai.OpenAIError) -> LLMError:
 
 
 def _usage(usage: Any) -> ChatUsage | None:
+    """The SDK's usage object as ours; None when the server sent none."""
     if usage is None:
         return None
     return ChatUsage(
-        prompt_tokens=int(usage.prompt_tokens),
-        completion_tokens=int(usage.completion_tokens),
-        total_tokens=int(usage.total_tokens),
+        prompt_tokens=int(usage.prompt_tokens or 0),
+        completion_tokens=int(usage.completion_tokens or 0),
+        total_tokens=int(usage.total_tokens or 0),
     )
 
 
@@ -49,7 +51,8 @@ class OpenAIChatModel:
 
     Retries on 429/5xx/timeouts with backoff are the client's own (``max_retries``,
     ``timeout``, honouring Retry-After); whatever still fails is raised as LLMError.
-    Every reply carries the token usage of its own call, when the server sent it.
+    Every call returns its own token usage (when the server sends it) in its ChatReply: the
+    model keeps no per-call state, so one instance serves concurrent requests.
     """
 
     def __init__(self, client: openai.OpenAI, model: str, *, temperature: float = 0.0) -> None:
@@ -61,11 +64,11 @@ class OpenAIChatModel:
     def model(self) -> str:
         return self._model
 
-    def _messages(self, messages: Sequence[dict[str, str]]) -> Any:
+    def _messages(self, messages: Sequence[Message]) -> Any:
         return cast(Any, [dict(m) for m in messages])
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> ChatReply:
-        """The assistant's reply; LLMError after the client's retries."""
+    def complete(self, messages: Sequence[Message]) -> ChatReply:
+        """The assistant's reply with this call's usage; LLMError after the client's retries."""
         started = time.perf_counter()
         try:
             response = self._client.chat.completions.create(
@@ -85,21 +88,23 @@ class OpenAIChatModel:
             "llm complete model=%s ms=%.0f usage=%s",
             self._model,
             (time.perf_counter() - started) * 1000,
-            usage,
+            usage.model_dump() if usage else None,
         )
         return ChatReply(text=content, usage=usage)
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str | ChatReply]:
-        """Text deltas of the reply, then the whole reply with its usage; LLMError if the
-        call or the stream fails."""
-        usage: ChatUsage | None = None
+    def stream(self, messages: Sequence[Message]) -> Iterator[str | ChatReply]:
+        """Text deltas of the reply, then the whole reply as a ChatReply with this call's
+        usage (OpenAI sends it in a last chunk when asked with ``include_usage``; servers
+        that ignore the option leave it None). LLMError if the call or the stream fails."""
         parts: list[str] = []
+        usage: ChatUsage | None = None
         try:
             chunks = self._client.chat.completions.create(
                 model=self._model,
                 messages=self._messages(messages),
                 temperature=self._temperature,
                 stream=True,
+                stream_options={"include_usage": True},
             )
             with chunks:
                 for chunk in chunks:

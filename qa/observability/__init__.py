@@ -1,0 +1,1 @@
+"""Observability: logging with request ids and Prometheus metrics."""
