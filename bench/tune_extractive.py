@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qa.answering import extractive
 from qa.config import Settings
-from qa.evaluation import load_questions, score_question, totals
+from qa.eval.scoring import load_questions, score_question, totals
 from qa.service import build_service
 
 

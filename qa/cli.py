@@ -8,10 +8,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.config import Settings, get_settings
 from qa.errors import InputError, QAError, UpstreamError
+
+if TYPE_CHECKING:
+    from qa.service import QAService
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ class CLIError(Exception):
         self.code = code
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings) -> QAService:
     from qa.service import build_service
 
     return build_service(settings)
@@ -120,7 +123,7 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.eval_run import run_eval
+    from qa.eval.run import run_eval
 
     return run_eval(args, _service(settings))
 
