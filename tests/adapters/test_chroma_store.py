@@ -24,8 +24,6 @@ from qa.store import MARKER_RETENTION_S
 from qa.store.chroma import HTTP_TIMEOUT, REVISION_ID, ChromaChunkStore, make_chroma_client
 from qa.types import Chunk, Document, DocumentChanges, Filters
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 EMBEDDER = HashingEmbedder(64)
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 StoreMaker = Callable[[], ChromaChunkStore]

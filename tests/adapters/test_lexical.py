@@ -19,8 +19,6 @@ from qa.store.chroma import ChromaChunkStore
 from qa.store.lexical import LexicalIndex
 from qa.types import Chunk, Document, DocumentChanges, Filters
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 JULY = datetime(2021, 7, 6, tzinfo=UTC)
 ITEMS: list[tuple[str, str, dict[str, object]]] = [
     (

@@ -18,8 +18,6 @@ from qa.embeddings.openai_embedder import OpenAIEmbedder
 from qa.errors import ConfigError, EmbedderError
 from qa.ports import Embedder
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 EMBEDDINGS = "/v1/embeddings"
 FAST_RETRY = {"retry-after-ms": "5"}  # the SDK honours it, so retry tests stay fast
 

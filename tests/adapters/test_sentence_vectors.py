@@ -20,8 +20,6 @@ from qa.service import QAService, build_service
 from qa.store import SENTENCES_PREFIX
 from qa.store.chroma import ChromaChunkStore
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 TAJIK = "000_4e774364687dacde.txt"
 QUESTION = "How many Afghan soldiers did Tajik border guards let into Tajikistan on July 5?"
