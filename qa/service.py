@@ -424,7 +424,7 @@ def build_service(settings: Settings) -> QAService:
     )
     answerer: Any = extractive
     condense = None
-    if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
+    if settings.llm_enabled:  # importing openai slows start-up (bench/README.md): only when used
         from qa.answering.llm import LLMAnswerer
         from qa.answering.openai_chat import build_chat_model
         from qa.prompts import load_prompts

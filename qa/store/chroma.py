@@ -112,7 +112,7 @@ class ChromaChunkStore:
         ``revision_ttl`` (else ``settings.revision_poll_s``, else 0): seconds a revision
         read from Chroma is reused. This store's own writes update it at once; other
         processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
-        a Chroma read costs about 1 ms. ``hit_cache_size`` (else
+        each ask would otherwise be a Chroma read (see bench/README.md). ``hit_cache_size`` (else
         ``settings.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         """
         self._db = ChromaConnection(
@@ -195,8 +195,8 @@ class ChromaChunkStore:
     def upsert_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], Vectors]]) -> None:
         """``upsert_document`` for many documents, with the same three steps over all of them.
 
-        Batched because each Chroma write costs a commit (~20 ms embedded, a round trip on a
-        server): per-document writes took a third of ingestion time (bench/ingest.py).
+        Batched because each Chroma write is a commit (a round trip on a server): written per
+        document, the commits were a large share of ingestion time (see bench/README.md).
         """
         ids: list[str] = []
         texts: list[str] = []
@@ -377,7 +377,8 @@ class ChromaChunkStore:
         """``query`` without texts and metadata: ``(chunk_id, cosine)``, best first.
 
         Retrieval fetches the few passages it keeps with one ``get_hits``: asking Chroma
-        for 40 candidates' texts and metadata cost 3x the search itself (bench/latency.py).
+        for every candidate's text and metadata cost more than the search itself (see
+        bench/README.md).
         """
         if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
             return []
