@@ -26,7 +26,7 @@ def build(name: str, directory: Path | None) -> Any:
 
 def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[list[object]]:
     from qa.answering.extractive import ExtractiveAnswerer
-    from qa.evaluation import load_questions, score_question, totals
+    from qa.eval.scoring import load_questions, score_question, totals
     from qa.retrieval import HybridRetriever
     from qa.store.chroma import ChromaStore
     from qa.store.lexical import LexicalIndex

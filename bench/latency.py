@@ -73,7 +73,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], started: float) -> float
 
 
 def questions() -> list[str]:
-    from qa.evaluation import load_questions
+    from qa.eval.scoring import load_questions
 
     return [q.question for q in load_questions(common.WIKIQA / "questions.jsonl")]
 

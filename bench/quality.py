@@ -55,7 +55,7 @@ def corpus_service(name: str, paths: list[Path]) -> Any:
 
 
 def evaluate(svc: Any, questions: list[Any], k: int, config: dict[str, Any]) -> Any:
-    from qa.evaluation import score_question, totals
+    from qa.eval.scoring import score_question, totals
     from qa.retrieval import HybridRetriever
 
     retriever = HybridRetriever(svc.store, svc.query_embedder, svc.lexical, **config)
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     common.require_shared()
     common.quiet_logs()
-    from qa.evaluation import load_questions
+    from qa.eval.scoring import load_questions
 
     sets = [
         ("seeds", [common.SEEDS], common.SEED_QUESTIONS),

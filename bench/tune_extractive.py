@@ -16,7 +16,7 @@ from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
 from qa.embeddings.cache import VectorCache
 from qa.embeddings.factory import build_embedder
-from qa.evaluation import load_questions, score_question, totals
+from qa.eval.scoring import load_questions, score_question, totals
 from qa.store.chroma import ChromaStore
 from qa.wiring import build_service
 

@@ -8,10 +8,15 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from qa.config import Settings, get_settings
 from qa.errors import InputError, QAError, UpstreamError
+
+if TYPE_CHECKING:
+    from qa.service import QAService
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +31,7 @@ class CLIError(Exception):
         self.code = code
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings) -> QAService:
     from qa.wiring import build_service
 
     return build_service(settings)
@@ -120,7 +125,7 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.eval_run import run_eval
+    from qa.eval.run import run_eval
 
     return run_eval(args, _service(settings))
 
@@ -190,8 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = get_settings()
-    except ValueError as exc:
-        print(f"qa: invalid settings: {str(exc).splitlines()[0]} ({exc})", file=sys.stderr)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"qa: invalid settings: {problems}", file=sys.stderr)
         return 2
     configure_logging(settings, verbose=args.verbose)
     if args.command not in ("serve", "slack") and not args.verbose:

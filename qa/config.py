@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,12 +12,20 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+#: QA_ variables read by something other than Settings: the container's entrypoint
+#: (docker/entrypoint.sh), compose's published port, and the benchmarks' data folder.
+OTHER_QA_VARIABLES = frozenset(
+    {"QA_INGEST_ON_START", "QA_INGEST_PATHS", "QA_HTTP_PORT", "QA_SHARED_DIR"}
+)
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Read from the environment (prefix ``QA_``) or ``.env``."""
 
+    # extra="forbid": an unknown key in .env or in code is an error, and ``_no_unknown_env``
+    # does the same for QA_ variables in the environment (pydantic-settings skips those).
     model_config = SettingsConfigDict(
-        env_prefix="QA_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="QA_", env_file=".env", extra="forbid", populate_by_name=True
     )
 
     # --- storage -------------------------------------------------------------------------
@@ -137,6 +147,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_env(cls, data: object) -> object:
+        known = {f"QA_{name.upper()}" for name in cls.model_fields} | OTHER_QA_VARIABLES
+        for name in sorted(os.environ):
+            if name.upper().startswith("QA_") and name.upper() not in known:
+                close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ValueError(f"unknown setting {name} in the environment{hint}")
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

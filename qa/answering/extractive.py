@@ -16,11 +16,10 @@ from qa.ports import Embedder, SentenceIndex, Vectors
 from qa.text import Sentence, numbers, terms
 from qa.types import Answer, Citation, Hit, Mode, Turn
 
-# Calibrated with bench/tune_extractive.py on shared/eval (seed questions and wikiqa-dev): on
-# the seeds every answerable question's best sentence scores >= 0.478 and every unanswerable
-# one <= 0.39; on wikiqa-dev, raising the bar from 0.43 to 0.46 moves abstention on
-# unanswerable questions from 28% to 33% while false abstention only goes 6.3% -> 7.1%.
-# 0.45 keeps the seeds' margin on both sides and takes most of that gain.
+# Calibrated with bench/tune_extractive.py on shared/eval (seed questions and wikiqa-dev):
+# the threshold sits between the seeds' answerable and unanswerable best-sentence scores,
+# with a margin on both sides, and takes most of what a higher bar gains in abstention on
+# wikiqa-dev for little false abstention (figures in bench/README.md).
 DEFAULT_THRESHOLD = 0.45
 # Weight of embedding cosine against idf-weighted lexical coverage in the combined score.
 DENSE_WEIGHT = 0.6
@@ -41,8 +40,8 @@ CONFLICT_FLOOR = 0.5
 DUPLICATE_COSINE = 0.9
 DUPLICATE_JACCARD = 0.6
 # Sentences embedded per question (the rest are ranked out by lexical coverage first; on
-# shared/eval 8, 12 and 16 score the same as embedding all of them, at a third of the cost), and
-# the lexical handicap per retrieval rank of the passage a sentence comes from.
+# shared/eval that scores the same as embedding all of them, for less work: bench/README.md),
+# and the lexical handicap per retrieval rank of the passage a sentence comes from.
 MAX_EMBEDDED = 8
 SOURCE_PRIOR = 0.02
 

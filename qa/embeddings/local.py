@@ -90,11 +90,11 @@ class LocalMiniLMEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         options.inter_op_num_threads = 1
-        # Explicit: onnxruntime's own default measured 2-3x slower on a 2-core container.
+        # Explicit: onnxruntime's own default was slower on a small container (bench/README.md).
         options.intra_op_num_threads = threads or _available_cpus()
-        # Idle workers otherwise busy-wait after each run: for one short query that doubled
-        # the CPU per search and starved concurrent requests (bench/latency.py); batch
-        # throughput is unchanged without it.
+        # Idle workers otherwise busy-wait after each run: for short queries that wasted CPU
+        # per search and starved concurrent requests; batch throughput is unchanged without
+        # it (see bench/README.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]

@@ -1,11 +1,12 @@
 """bm25s's index built from flat token ids with numpy instead of a Python loop per chunk.
 
-``bm25s.BM25.index`` counts terms with a ``Counter`` and a set intersection per document:
-5.3 s at 100k chunks, about a minute at 1M, and every sync re-indexes everything. The
-lexical index already keeps all token ids in one flat array with offsets, so the same
-matrix can be built with a few array operations. bm25s documents ``build_index_from_ids``
-as the place to build the index differently; the scores still come from bm25s's own IDF
-and term-frequency functions, and a test checks the matrix equals the one bm25s builds.
+``bm25s.BM25.index`` counts terms with a ``Counter`` and a set intersection per document, a
+Python loop over every chunk, and every sync re-indexes everything (figures in
+bench/README.md). The lexical index already keeps all token ids in one flat array with
+offsets, so the same matrix can be built with a few array operations. bm25s documents
+``build_index_from_ids`` as the place to build the index differently; the scores still come
+from bm25s's own IDF and term-frequency functions, and a test checks the matrix equals the
+one bm25s builds.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ class ChromaStore:
         ``revision_ttl`` (else ``settings.revision_poll_s``, else 0): seconds a revision
         read from Chroma is reused. This store's own writes update it at once; other
         processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
-        a Chroma read costs about 1 ms. ``hit_cache_size`` (else
+        each ask would otherwise be a Chroma read (see bench/README.md). ``hit_cache_size`` (else
         ``settings.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         """
         self._db = ChromaConnection(

@@ -4,9 +4,10 @@ Syncing is incremental by document: the store's document hashes are compared wit
 the index was built from, and only new or changed documents' chunks are read and tokenized.
 After the first sync the store is asked only for the documents written or deleted since the
 previous sync began (``document_changes``), instead of for every hash. The BM25 matrix is
-then recomputed from the kept flat token ids (``FlatBM25``: 1.9 s at 100k chunks). With a cache
-directory, every synced snapshot is saved there, and a restart loads it (memory-mapped) and
-syncs the difference instead of reading every chunk back.
+then recomputed from the kept flat token ids with array operations (``FlatBM25``; figures in
+bench/README.md). With a cache directory, every synced snapshot is saved there, and a
+restart loads it (memory-mapped) and syncs the difference instead of reading every chunk
+back.
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ class LexicalIndex:
         """The store's ``doc_id -> content_hash``: the old snapshot's updated with what was
         written or deleted since its sync began (less a margin for clock skew between
         writers), or a full listing when there is no such snapshot or the store cannot tell.
-        At 1M chunks the full listing took minutes; the changes, milliseconds."""
+        The listing grows with the store, the changes only with the writes since the last
+        sync (figures at 1M chunks in bench/README.md)."""
         changes = None
         since = old.synced_at
         # Older than the markers' retention: deletions since then may have been pruned.

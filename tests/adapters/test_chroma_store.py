@@ -24,8 +24,6 @@ from qa.store.chroma import HTTP_TIMEOUT, ChromaStore, make_chroma_client
 from qa.store.records import MARKER_RETENTION_S, chunk_from_record
 from qa.types import Chunk, Document, DocumentChanges, DocumentWrite, Filters, Hit
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 EMBEDDER = HashingEmbedder(64)
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 StoreMaker = Callable[[], ChromaStore]

@@ -19,8 +19,6 @@ from qa.store.lexical import LexicalIndex
 from qa.store.records import MARKER_RETENTION_S
 from qa.types import Chunk, Document, DocumentChanges, DocumentWrite, Filters
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 JULY = datetime(2021, 7, 6, tzinfo=UTC)
 ITEMS: list[tuple[str, str, dict[str, object]]] = [
     (

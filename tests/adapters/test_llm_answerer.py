@@ -57,7 +57,7 @@ QUESTION = "How many Afghan soldiers did Tajik border guards let in on July 5?"
 
 
 @pytest.fixture
-def server(no_network: None) -> Iterator[ChatServer]:
+def server() -> Iterator[ChatServer]:
     with ChatServer() as chat_server:
         yield chat_server
 

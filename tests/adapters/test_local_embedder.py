@@ -15,8 +15,6 @@ from qa.ports import Embedder
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 
 def seed_sentences() -> list[str]:
     text = "\n".join(path.read_text() for path in sorted(SEEDS.glob("*.txt")))

@@ -22,8 +22,6 @@ from qa.text import document_sentences
 from qa.types import DocumentWrite
 from qa.wiring import build_service
 
-pytestmark = pytest.mark.usefixtures("no_network")
-
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 TAJIK = "000_4e774364687dacde.txt"
 QUESTION = "How many Afghan soldiers did Tajik border guards let into Tajikistan on July 5?"

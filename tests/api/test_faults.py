@@ -338,9 +338,7 @@ def test_a_document_ingested_through_one_instance_is_found_by_another(
 
 
 # ------------------------------------------------------------------ LLM failures
-def test_llm_failures_fall_back_to_degraded_extractive_answers(
-    tmp_path: Path, no_network: None
-) -> None:
+def test_llm_failures_fall_back_to_degraded_extractive_answers(tmp_path: Path) -> None:
     with ChatServer() as chat:
         settings = Settings(
             data_dir=tmp_path,

@@ -14,7 +14,7 @@ from fakes.chat_server import ChatServer, reply_json
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.config import Settings
-from qa.evaluation import load_questions
+from qa.eval.scoring import load_questions
 from qa.service import QAService
 from qa.wiring import build_service
 

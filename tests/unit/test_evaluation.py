@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import InputError
-from qa.evaluation import LabelledQuestion, load_questions, score_question, totals
+from qa.eval.scoring import LabelledQuestion, load_questions, score_question, totals
 from qa.types import Answer, Citation, Hit
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
-from qa.evaluation import (
+from qa.eval.scoring import (
     LabelledQuestion,
     QuestionScore,
     Totals,
@@ -15,6 +17,23 @@ from qa.evaluation import (
     score_question,
     totals,
 )
+from qa.types import Answer, Hit
+
+
+class IngestSummary(Protocol):
+    """What `qa eval --ingest` prints of an ingestion report."""
+
+    def summary(self) -> str: ...
+
+
+class EvalService(Protocol):
+    """The part of QAService that an evaluation run uses."""
+
+    def search(self, query: str, top_k: int | None = None) -> list[Hit]: ...
+
+    def ask(self, question: str) -> Answer: ...
+
+    def ingest_paths(self, paths: Sequence[Path]) -> IngestSummary: ...
 
 
 def _fmt(value: float | None) -> str:
@@ -25,7 +44,9 @@ def _mark(value: bool | None) -> str:
     return "-" if value is None else ("y" if value else "n")
 
 
-def evaluate(service: Any, questions: list[LabelledQuestion], k: int) -> list[QuestionScore]:
+def evaluate(
+    service: EvalService, questions: list[LabelledQuestion], k: int
+) -> list[QuestionScore]:
     rows = []
     for q in questions:
         hits = service.search(q.question, top_k=k)
@@ -58,7 +79,7 @@ def print_report(rows: list[QuestionScore], total: Totals, k: int, quiet: bool) 
     print(f"forbidden citations   {total.forbidden_citations}")
 
 
-def run_eval(args: argparse.Namespace, service: Any) -> int:
+def run_eval(args: argparse.Namespace, service: EvalService) -> int:
     questions = load_questions(args.file)
     if args.ingest:
         report = service.ingest_paths(args.ingest)

@@ -1,0 +1,1 @@
+"""Evaluation: score labelled question sets against the service (`qa eval`)."""
