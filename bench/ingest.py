@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     common.require_shared()
     common.quiet_logs()
-    import qa.chunking  # noqa: F401  (a one-time import, not per-token cost)
+    import qa.ingest.chunking  # noqa: F401  (a one-time import, not per-token cost)
     from qa.embeddings.local import LocalMiniLMEmbedder
 
     docs = common.load_documents()

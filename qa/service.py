@@ -88,7 +88,7 @@ class QAService:
             self._embedder_checked = True
 
     def _chunk(self, doc: Document) -> list[Chunk]:
-        from qa.chunking import split_document
+        from qa.ingest.chunking import split_document
 
         return split_document(
             doc,
@@ -165,7 +165,7 @@ class QAService:
         progress_factory: Callable[[int], Callable[[int], None]] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; bad files are reported, the rest still ingested."""
-        from qa.ingest import load_file, scan_paths
+        from qa.ingest.loaders import load_file, scan_paths
 
         report = IngestReport()
         scan = scan_paths(paths)
@@ -204,7 +204,7 @@ class QAService:
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
-        from qa.ingest import document_from_record
+        from qa.ingest.loaders import document_from_record
 
         docs: list[Document] = []
         errors: list[str] = []

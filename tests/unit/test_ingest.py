@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.boilerplate import BOILERPLATE_RULES, boilerplate_rule, parse_dateline, parse_published
 from qa.errors import IngestError
-from qa.ingest import (
+from qa.ingest.cleaning import (
+    BOILERPLATE_RULES,
+    boilerplate_rule,
+    parse_dateline,
+    parse_published,
+)
+from qa.ingest.loaders import (
     SUPPORTED_SUFFIXES,
     document_from_record,
     document_from_text,

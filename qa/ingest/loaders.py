@@ -13,8 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from qa.boilerplate import clean_lines, front_matter, parse_published
 from qa.errors import IngestError
+from qa.ingest.cleaning import clean_lines, front_matter, parse_published
 from qa.types import Document, MetaValue
 
 logger = logging.getLogger(__name__)
