@@ -49,7 +49,7 @@ def service(data_dir: Path, **overrides: Any) -> Any:
 
 def load_documents() -> list[Any]:
     """The wikiqa-dev corpus and the seed articles as Documents."""
-    from qa.ingest.loaders import load_paths
+    from qa.ingest.pipeline import load_paths
 
     result = load_paths([WIKIQA / "corpus.jsonl", SEEDS], max_document_bytes=10_000_000)
     if result.errors:

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from qa.answering.sentences import document_sentences
 from qa.answering.vectors import pack
 from qa.config import Settings
 from qa.errors import IngestError, InputError, NotFoundError, QAError
+from qa.ingest.pipeline import IngestReport
 from qa.ports import ChunkStore, Embedder, Vectors
 from qa.types import Answer, Chunk, Document, DocumentInfo, Filters, Hit, Turn
 
@@ -21,39 +21,6 @@ log = logging.getLogger(__name__)
 
 #: Chunks embedded per call across documents (bigger batches keep the embedder busy).
 EMBED_GROUP = 256
-
-
-@dataclass
-class IngestReport:
-    """What one ingestion run did."""
-
-    documents: int = 0
-    unchanged: int = 0
-    chunks: int = 0
-    skipped: int = 0
-    failed: int = 0
-    pruned: int = 0
-    errors: list[str] = field(default_factory=list)
-    doc_ids: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (
-            f"{self.documents} documents ingested ({self.chunks} chunks), "
-            f"{self.unchanged} unchanged, {self.skipped} skipped, {self.failed} failed"
-            + (f", {self.pruned} pruned" if self.pruned else "")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "documents": self.documents,
-            "unchanged": self.unchanged,
-            "chunks": self.chunks,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "pruned": self.pruned,
-            "errors": self.errors,
-            "doc_ids": self.doc_ids,
-        }
 
 
 class QAService:

@@ -12,11 +12,13 @@ if TYPE_CHECKING:
         document_from_record,
         document_from_text,
         load_file,
-        load_paths,
         scan_paths,
     )
+    from qa.ingest.pipeline import IngestReport, IngestResult, load_paths
 
 __all__ = [
+    "IngestReport",
+    "IngestResult",
     "content_hash",
     "document_from_record",
     "document_from_text",
@@ -29,11 +31,13 @@ __all__ = [
 # Each name is imported on first use, so that importing one module of the package (as
 # qa.service does at start-up) does not also load YAML and the text splitter.
 _MODULE_OF: dict[str, str] = {
+    "IngestReport": "qa.ingest.pipeline",
+    "IngestResult": "qa.ingest.pipeline",
     "content_hash": "qa.ingest.loaders",
     "document_from_record": "qa.ingest.loaders",
     "document_from_text": "qa.ingest.loaders",
     "load_file": "qa.ingest.loaders",
-    "load_paths": "qa.ingest.loaders",
+    "load_paths": "qa.ingest.pipeline",
     "scan_paths": "qa.ingest.loaders",
     "split_document": "qa.ingest.chunking",
 }

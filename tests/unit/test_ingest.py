@@ -9,23 +9,19 @@ from pathlib import Path
 import pytest
 
 from qa.errors import IngestError
-from qa.ingest.cleaning import (
-    BOILERPLATE_RULES,
-    boilerplate_rule,
-    parse_dateline,
-    parse_published,
-)
+from qa.ingest.cleaning import BOILERPLATE_RULES, boilerplate_rule
+from qa.ingest.dates import parse_dateline, parse_published
 from qa.ingest.loaders import (
     SUPPORTED_SUFFIXES,
     document_from_record,
     document_from_text,
     iter_files,
     load_file,
-    load_paths,
     scan_paths,
     split_lines,
     validate_doc_id,
 )
+from qa.ingest.pipeline import load_paths
 from qa.types import Document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
