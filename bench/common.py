@@ -50,7 +50,7 @@ def service(data_dir: Path, embedder: Any = None, **overrides: Any) -> Any:
 
 def load_documents() -> list[Any]:
     """The wikiqa-dev corpus and the seed articles as Documents."""
-    from qa.ingest import load_paths
+    from qa.ingest.pipeline import load_paths
 
     result = load_paths([WIKIQA / "corpus.jsonl", SEEDS], max_document_bytes=10_000_000)
     if result.errors:
@@ -254,3 +254,17 @@ def scaled_data_dir(chunks: int) -> Path:
         populate(svc.store, chunks)
         _mark_cached(path)
     return path
+
+
+def chunk(doc: Any, embedder: Any) -> list[Any]:
+    """``doc``'s chunks as ingestion makes them with the default settings."""
+    from qa.config import Settings
+    from qa.ingest.chunking import split_document
+
+    defaults = Settings(_env_file=None)
+    return split_document(
+        doc,
+        chunk_size=defaults.chunk_size,
+        chunk_overlap=defaults.chunk_overlap,
+        length_function=embedder.count_tokens,
+    )

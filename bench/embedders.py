@@ -39,7 +39,7 @@ def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[l
         answerer = ExtractiveAnswerer(embedder, store.get_document, sentences=store)
         embedder.embed(["warm up"])
         seconds, report = common.timed(lambda: svc.ingest_documents(docs))
-        texts = [chunk.text for doc in docs for chunk in svc._chunk(doc)]
+        texts = [chunk.text for doc in docs for chunk in common.chunk(doc, embedder)]
         tokens = sum(embedder.count_tokens_batch(texts))
         query_s, _ = common.timed(lambda: [embedder.embed([t[:200]]) for t in texts[:100]])
         sets = [

@@ -17,10 +17,10 @@ import common
 def pipeline(docs: list[Any], embedder: Any) -> tuple[float, int, list[str]]:
     """QAService.ingest_documents into a fresh embedded Chroma: (seconds, chunks, texts)."""
     with common.temp_dir("ingest") as tmp:
-        svc = common.service(tmp)
-        svc.embedder = embedder  # the very same ONNX session as the raw measurement
+        # The very same ONNX session as the raw measurement.
+        svc = common.service(tmp, embedder=embedder)
         seconds, report = common.timed(lambda: svc.ingest_documents(docs))
-        texts = [chunk.text for doc in docs for chunk in svc._chunk(doc)]
+        texts = [chunk.text for doc in docs for chunk in common.chunk(doc, embedder)]
         return seconds, report.chunks, texts
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     common.require_shared()
     common.quiet_logs()
-    import qa.chunking  # noqa: F401  (a one-time import, not per-token cost)
+    import qa.ingest.chunking  # noqa: F401  (a one-time import, not per-token cost)
     from qa.embeddings.local import LocalMiniLMEmbedder
 
     docs = common.load_documents()

@@ -9,15 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from qa.answering.condense import naive_condense
 from qa.config import Settings
-from qa.embeddings.packing import pack
-from qa.errors import IngestError, InputError, NotFoundError, QAError
-from qa.observability.metrics import record_ingested
+from qa.errors import InputError, NotFoundError, QAError
+from qa.ingest.pipeline import IngestPipeline, IngestReport
 from qa.ports import (
     Answerer,
     Condenser,
@@ -27,23 +26,17 @@ from qa.ports import (
     Retriever,
     Store,
 )
-from qa.text import document_sentences
 from qa.types import (
     Answer,
-    Chunk,
     Citation,
     Document,
     DocumentInfo,
-    DocumentWrite,
     Filters,
     Hit,
     Turn,
 )
 
 log = logging.getLogger(__name__)
-
-#: Chunks embedded per call across documents (bigger batches keep the embedder busy).
-EMBED_GROUP = 256
 
 
 @dataclass(frozen=True)
@@ -55,39 +48,6 @@ class Prepared:
     history: list[Turn]
     hits: list[Hit]
     retrieve_ms: float
-
-
-@dataclass
-class IngestReport:
-    """What one ingestion run did."""
-
-    documents: int = 0
-    unchanged: int = 0
-    chunks: int = 0
-    skipped: int = 0
-    failed: int = 0
-    pruned: int = 0
-    errors: list[str] = field(default_factory=list)
-    doc_ids: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (
-            f"{self.documents} documents ingested ({self.chunks} chunks), "
-            f"{self.unchanged} unchanged, {self.skipped} skipped, {self.failed} failed"
-            + (f", {self.pruned} pruned" if self.pruned else "")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "documents": self.documents,
-            "unchanged": self.unchanged,
-            "chunks": self.chunks,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "pruned": self.pruned,
-            "errors": self.errors,
-            "doc_ids": self.doc_ids,
-        }
 
 
 class QAService:
@@ -115,24 +75,9 @@ class QAService:
         self._conversations = conversations
         self._lexical = lexical
         self._condense = condense
-        self._embedder_checked = False
+        self._ingest = IngestPipeline(settings, store, embedder)
 
     # ---------------------------------------------------------------- ingestion
-    def _check_embedder(self) -> None:
-        if not self._embedder_checked:
-            self._store.check_embedder(self._embedder.name, self._embedder.dimension)
-            self._embedder_checked = True
-
-    def _chunk(self, doc: Document) -> list[Chunk]:
-        from qa.chunking import split_document
-
-        return split_document(
-            doc,
-            chunk_size=self.settings.chunk_size,
-            chunk_overlap=self.settings.chunk_overlap,
-            length_function=self._embedder.count_tokens,
-        )
-
     def ingest_documents(
         self,
         docs: Sequence[Document],
@@ -140,58 +85,7 @@ class QAService:
         progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Store ``docs``; unchanged ones write nothing, changed ones replace their chunks."""
-        report = report or IngestReport()
-        self._check_embedder()
-        pending: list[tuple[Document, list[Chunk]]] = []
-        pending_chunks = 0
-        for doc in docs:
-            if self._store.document_hash(doc.doc_id) == doc.content_hash:
-                report.unchanged += 1
-                if progress:
-                    progress(1)
-                continue
-            chunks = self._chunk(doc)
-            pending.append((doc, chunks))
-            pending_chunks += len(chunks)
-            if pending_chunks >= EMBED_GROUP:
-                self._write(pending, report, progress)
-                pending, pending_chunks = [], 0
-        self._write(pending, report, progress)
-        return report
-
-    def _write(
-        self,
-        pending: list[tuple[Document, list[Chunk]]],
-        report: IngestReport,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        if not pending:
-            return
-        sentences = [
-            document_sentences(doc) if self.settings.sentence_vectors else [] for doc, _ in pending
-        ]
-        texts = [chunk.text for _, chunks in pending for chunk in chunks]
-        texts += [s.text for found in sentences for s in found]
-        vectors = self._embedder.embed(texts)  # one call: the embedder batches by length
-        items: list[DocumentWrite] = []
-        offset = sum(len(chunks) for _, chunks in pending)
-        at = 0
-        for (doc, chunks), found in zip(pending, sentences, strict=True):
-            packed = None
-            if found:
-                packed = pack(doc, found, vectors[offset : offset + len(found)])
-                offset += len(found)
-            items.append(DocumentWrite(doc, tuple(chunks), vectors[at : at + len(chunks)], packed))
-            at += len(chunks)
-        # One batched write per group: each store write is a commit (or a round trip).
-        self._store.write(items)
-        for item in items:
-            report.documents += 1
-            report.chunks += len(item.chunks)
-            report.doc_ids.append(item.document.doc_id)
-            if progress:
-                progress(1)
-        record_ingested(len(items), sum(len(item.chunks) for item in items))
+        return self._ingest.documents(docs, report, progress)
 
     def ingest_paths(
         self,
@@ -201,60 +95,11 @@ class QAService:
         progress_factory: Callable[[int], Callable[[int], None]] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; bad files are reported, the rest still ingested."""
-        from qa.ingest import load_file, scan_paths
-
-        report = IngestReport()
-        scan = scan_paths(paths)
-        report.skipped += len(scan.skipped)
-        for err in scan.errors:
-            report.failed += 1
-            report.errors.append(str(err))
-        docs: list[Document] = []
-        for path, source in scan.files:
-            loaded, errors = load_file(
-                path, source=source, max_document_bytes=self.settings.max_document_bytes
-            )
-            docs.extend(loaded)
-            for err in errors:
-                report.failed += 1
-                report.errors.append(str(err))
-        seen: set[str] = set()
-        unique: list[Document] = []
-        for doc in docs:
-            if doc.doc_id in seen:
-                report.failed += 1
-                report.errors.append(f"{doc.source}: duplicate document id {doc.doc_id!r}")
-                continue
-            seen.add(doc.doc_id)
-            unique.append(doc)
-        progress = progress_factory(len(unique)) if progress_factory else None
-        self.ingest_documents(unique, report, progress)
-        if prune:
-            sources = {source for _, source in scan.files}
-            for info in self._store.list_documents():
-                if info.source not in sources:
-                    self._store.delete_document(info.doc_id)
-                    report.pruned += 1
-        report.pruned += self._store.prune_orphans()
-        return report
+        return self._ingest.paths(paths, prune=prune, progress_factory=progress_factory)
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
-        from qa.ingest import document_from_record
-
-        docs: list[Document] = []
-        errors: list[str] = []
-        for i, record in enumerate(records):
-            try:
-                docs.append(document_from_record(record, source="api", default_id=f"api#{i}"))
-            except IngestError as exc:
-                errors.append(f"documents[{i}]: {exc.reason}")
-        if errors:
-            raise InputError("; ".join(errors))
-        ids = [d.doc_id for d in docs]
-        if len(set(ids)) != len(ids):
-            raise InputError("documents: two documents share one id")
-        return self.ingest_documents(docs)
+        return self._ingest.records(records)
 
     # ---------------------------------------------------------------- documents
     def list_documents(self) -> list[DocumentInfo]:

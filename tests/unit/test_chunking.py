@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import _place, split_document
-from qa.ingest import content_hash, load_paths
+from qa.ingest.chunking import _place, split_document
+from qa.ingest.loaders import content_hash
+from qa.ingest.pipeline import load_paths
 from qa.types import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

@@ -13,8 +13,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from qa.boilerplate import clean_lines, front_matter, parse_published
 from qa.errors import IngestError
+from qa.ingest.cleaning import clean_lines, front_matter
+from qa.ingest.dates import parse_published
 from qa.types import Document, MetaValue
 
 logger = logging.getLogger(__name__)
@@ -36,15 +37,6 @@ class FileScan:
     files: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # unsupported suffix inside a folder
     errors: list[IngestError] = field(default_factory=list)  # missing paths, unsupported files
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """Documents loaded from paths, plus every per-file/per-record error and skipped file."""
-
-    documents: list[Document] = field(default_factory=list)
-    errors: list[IngestError] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
 
 
 def scan_paths(paths: Sequence[Path]) -> FileScan:
@@ -84,19 +76,6 @@ def scan_paths(paths: Sequence[Path]) -> FileScan:
 def iter_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     """``(file, source)`` for every supported file; use ``scan_paths`` to see skips/errors."""
     yield from scan_paths(paths).files
-
-
-def load_paths(paths: Sequence[Path], *, max_document_bytes: int) -> IngestResult:
-    """Load every supported file under ``paths``; a repeated doc_id is an error, not a swap."""
-    scan = scan_paths(paths)
-    result = IngestResult(errors=list(scan.errors), skipped=list(scan.skipped))
-    loaded: list[tuple[Document, str]] = []
-    for path, source in scan.files:
-        documents, errors = load_file(path, source=source, max_document_bytes=max_document_bytes)
-        result.errors.extend(errors)
-        loaded.extend((doc, source) for doc in documents)
-    result.documents.extend(_unique(loaded, result.errors))
-    return result
 
 
 def load_file(
@@ -319,20 +298,6 @@ def _title_from_line(line: str) -> str:
     if len(title) > MAX_TITLE_CHARS:
         title = title[: MAX_TITLE_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return title
-
-
-def _unique(loaded: list[tuple[Document, str]], errors: list[IngestError]) -> list[Document]:
-    """Keep the first document per doc_id: a silent replacement would lose an article."""
-    first: dict[str, str] = {}
-    unique: list[Document] = []
-    for doc, where in loaded:
-        if doc.doc_id in first:
-            reason = f"duplicate document id {doc.doc_id!r} (first in {first[doc.doc_id]})"
-            errors.append(IngestError(where, reason))
-        else:
-            first[doc.doc_id] = where
-            unique.append(doc)
-    return unique
 
 
 def _jsonable(value: object) -> object:

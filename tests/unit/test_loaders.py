@@ -1,22 +1,20 @@
-"""Ingestion: scanning, loading, front matter, JSON records, boilerplate and datelines."""
+"""Loading: scanning, text files and front matter, JSON records, document ids and content hashes."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from qa.boilerplate import BOILERPLATE_RULES, boilerplate_rule, parse_dateline, parse_published
 from qa.errors import IngestError
-from qa.ingest import (
+from qa.ingest.loaders import (
     SUPPORTED_SUFFIXES,
     document_from_record,
     document_from_text,
     iter_files,
     load_file,
-    load_paths,
     scan_paths,
     split_lines,
     validate_doc_id,
@@ -336,134 +334,8 @@ def test_content_hash_follows_text_and_metadata() -> None:
     assert first not in hashes
 
 
-# --- boilerplate rules --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("line", "rule"),
-    [
-        ("Also on rt.com Kyrgyzstan & Tajikistan sign ceasefire agreement", "also_on"),
-        ("Also on www.bbc.co.uk: Talks resume", "also_on"),
-        ("ALSO ON nytimes.com", "also_on"),
-        ("Also read: Ten things about the border", "read_more"),
-        ("Read more: https://example.org/x", "read_more"),
-        ("READ MORE »", "read_more"),
-        ("Related: Kabul airport reopens", "read_more"),
-        ("Related stories:", "read_more"),
-        ("See also: earlier coverage", "read_more"),
-        ("Like this story? Share it with a friend!", "like_share"),
-        ("Enjoyed this article? Share it on Twitter.", "like_share"),
-        ("Share this story", "share_this"),
-        ("Share this article on Facebook", "share_this"),
-        ("  Share this article!  ", "share_this"),
-        ("Follow us on Twitter and Facebook", "follow_us"),
-        ("Subscribe to our newsletter", "subscribe"),
-        ("Sign up for our free daily newsletter to get the news first.", "subscribe"),
-        ("Click here to read the full report", "click_here"),
-        ("Advertisement", "advertisement"),
-        ("ADVERTISEMENT -", "advertisement"),
-        ("30/09/2021 11:08", "dateline"),
-        ("2021-07-06", "dateline"),
-        ("6 Jul, 2021 11:48", "dateline"),
-        ("July 6, 2021", "dateline"),
-        ("Tuesday, July 6th, 2021 at 11:48 a.m.", "dateline"),
-        ("2021-07-06T11:48:00Z", "dateline"),
-        ("11:48 GMT", "dateline"),
-        ("Published: 6 July 2021 | 11:48", "dateline"),
-        ("Updated 07.09.2021, 16:15", "dateline"),
-    ],
-)
-def test_boilerplate_lines_are_recognised(line: str, rule: str) -> None:
-    assert boilerplate_rule(line) == rule
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "Officials said they would share intelligence with Dushanbe.",
-        "Share prices fell 3% after the announcement.",
-        "Also on Monday, the Kremlin said troops would not be sent.",
-        "Related talks are planned for next week in Moscow.",
-        "Follow the money, the investigators said.",
-        "Readers who click here and there will find little.",
-        "Subscribe to the idea that talks can work, he said.",
-        "On 6 Jul, 2021 11:48 the first convoy crossed.",
-        "2021 was a difficult year.",
-        "The advertisement campaign cost millions.",
-        "Like this story, the last one ended badly.",
-        "",
-    ],
-)
-def test_real_sentences_are_not_boilerplate(line: str) -> None:
-    assert boilerplate_rule(line) is None
-
-
-def test_rule_table_names_each_kind_once() -> None:
-    assert set(BOILERPLATE_RULES) == {
-        "also_on",
-        "read_more",
-        "like_share",
-        "share_this",
-        "follow_us",
-        "subscribe",
-        "click_here",
-        "advertisement",
-        "dateline",
-    }
+def test_supported_suffixes() -> None:
     assert {".txt", ".md", ".markdown", ".json", ".jsonl"} == SUPPORTED_SUFFIXES
-
-
-# --- dates --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("6 Jul, 2021 11:48", datetime(2021, 7, 6, 11, 48, tzinfo=UTC)),
-        ("July 6, 2021", datetime(2021, 7, 6, tzinfo=UTC)),
-        ("2021-07-06", datetime(2021, 7, 6, tzinfo=UTC)),
-        ("30/09/2021 11:08", datetime(2021, 9, 30, 11, 8, tzinfo=UTC)),
-        ("09/30/2021", datetime(2021, 9, 30, tzinfo=UTC)),
-        ("05.05.2021", datetime(2021, 5, 5, tzinfo=UTC)),
-        ("Tue, 06 Jul 2021 11:48:00 GMT", datetime(2021, 7, 6, 11, 48, tzinfo=UTC)),
-        ("2021-07-06T11:48:00+03:00", datetime(2021, 7, 6, 8, 48, tzinfo=UTC)),
-        ("Sept. 9, 2021, 4:05 p.m.", datetime(2021, 9, 9, 16, 5, tzinfo=UTC)),
-        ("Published: 6 July 2021", datetime(2021, 7, 6, tzinfo=UTC)),
-        ("30-09-2021", datetime(2021, 9, 30, tzinfo=UTC)),  # "-2021" is no UTC offset
-        ("Tue, 06 Jul 2021 11:48:00 +0200", datetime(2021, 7, 6, 9, 48, tzinfo=UTC)),
-        ("2021-07-06 11:48 -05:00", datetime(2021, 7, 6, 16, 48, tzinfo=UTC)),
-        ("6 Jul 2021 11:48 pm UTC", datetime(2021, 7, 6, 23, 48, tzinfo=UTC)),
-        ("30/09/2021 25:61", None),
-        ("07/09/2021 16:15", None),  # 7 September or July 9: not guessed
-        ("Updated 6 July 2021", None),  # an update time is not the publication time
-        ("31/02/2021", None),
-        ("11:48", None),
-        ("The talks ended on 6 July 2021.", None),
-    ],
-)
-def test_dateline_parsing_is_explicit_and_unambiguous(line: str, expected: datetime | None) -> None:
-    assert parse_dateline(line) == expected
-
-
-def test_published_field_accepts_dates_datetimes_and_offsets() -> None:
-    plus_two = timezone(timedelta(hours=2))
-    assert parse_published(datetime(2021, 7, 6, 13, 0, tzinfo=plus_two)) == datetime(
-        2021, 7, 6, 11, 0, tzinfo=UTC
-    )
-    assert parse_published(datetime(2021, 7, 6).date()) == datetime(2021, 7, 6, tzinfo=UTC)
-    assert parse_published("2021-07-06 11:48") == datetime(2021, 7, 6, 11, 48, tzinfo=UTC)
-    with pytest.raises(ValueError, match="ISO-8601"):
-        parse_published(20210706)
-
-
-def test_only_a_dateline_near_the_top_sets_published_at() -> None:
-    lines = ["Title", *[f"Paragraph {i}." for i in range(8)], "6 Jul, 2021 11:48"]
-    doc = document_from_text("\n".join(lines), source="s.txt", doc_id="s.txt")
-    assert doc.published_at is None
-    assert doc.excluded == {10}
-    doc = document_from_text("Title\n\n07/09/2021\n1 Aug 2021\nBody.", source="s", doc_id="s")
-    assert doc.published_at == datetime(2021, 8, 1, tzinfo=UTC)
-    assert doc.excluded == {3, 4}
 
 
 def test_front_matter_date_wins_over_the_dateline() -> None:
@@ -471,20 +343,3 @@ def test_front_matter_date_wins_over_the_dateline() -> None:
     doc = document_from_text(text, source="s.md", doc_id="s.md")
     assert doc.published_at == datetime(2020, 1, 2, tzinfo=UTC)
     assert doc.excluded == {1, 2, 3, 5}
-
-
-# --- load_paths ---------------------------------------------------------------------------
-
-
-def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("Alpha\nBody.")
-    (tmp_path / "b.jsonl").write_text(json.dumps({"id": "a.txt", "body": "Clash."}) + "\n")
-    (tmp_path / "c.txt").write_bytes(b"\x00\x01")
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    result = load_paths([tmp_path, tmp_path / "nope"], max_document_bytes=LIMIT)
-    assert [d.doc_id for d in result.documents] == ["a.txt"]
-    assert result.skipped == [tmp_path / "notes.pdf"]
-    wheres = sorted(e.where for e in result.errors)
-    assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl", "c.txt"])
-    duplicate = next(e for e in result.errors if e.where == "b.jsonl")
-    assert "duplicate document id 'a.txt' (first in a.txt)" in duplicate.reason

@@ -1,0 +1,24 @@
+"""load_paths: every file under the paths, with errors, skipped files and duplicate ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qa.ingest.pipeline import load_paths
+
+LIMIT = 2_000_000
+
+
+def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha\nBody.")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"id": "a.txt", "body": "Clash."}) + "\n")
+    (tmp_path / "c.txt").write_bytes(b"\x00\x01")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    result = load_paths([tmp_path, tmp_path / "nope"], max_document_bytes=LIMIT)
+    assert [d.doc_id for d in result.documents] == ["a.txt"]
+    assert result.skipped == [tmp_path / "notes.pdf"]
+    wheres = sorted(e.where for e in result.errors)
+    assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl", "c.txt"])
+    duplicate = next(e for e in result.errors if e.where == "b.jsonl")
+    assert "duplicate document id 'a.txt' (first in a.txt)" in duplicate.reason
