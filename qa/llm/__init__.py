@@ -1,0 +1,1 @@
+"""Chat models that are not adapters to a server: scripted fakes for tests and demos."""
