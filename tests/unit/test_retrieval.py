@@ -1,9 +1,20 @@
-"""Fusion and diversification rules of hybrid retrieval."""
+"""Hybrid retrieval: the fusion and diversification rules, and HybridRetriever on fakes."""
 
 from __future__ import annotations
 
-from qa.retrieval import convex, diversify, rrf
-from qa.types import Hit
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fakes.corpus import article, document_write, memory_store
+
+from qa.embeddings.hashing import HashingEmbedder
+from qa.ports import LexicalSearcher, Vectors
+from qa.retrieval import HybridRetriever, convex, diversify, rrf
+from qa.store.lexical import LexicalIndex
+from qa.store.memory import MemoryStore
+from qa.types import Filters, Hit
 
 
 def _hit(chunk_id: str, doc_id: str, score: float = 0.0) -> Hit:
@@ -70,3 +81,226 @@ def test_diversify_fills_from_a_single_document() -> None:
 
 def test_diversify_with_fewer_candidates_than_k() -> None:
     assert len(diversify([_hit("a", "A")], 5)) == 1
+
+
+# --------------------------------------------------------------------------- HybridRetriever
+# Over MemoryStore + HashingEmbedder + the real LexicalIndex: dense and BM25 disagree by
+# construction. The hashing embedder matches exact words, stopwords included; BM25 drops
+# stopwords and stems ("dredged" is "dredging"). So for QUERY, "stopwords" is the dense
+# favourite without a single BM25 term, "stems" the BM25 favourite sharing no exact word,
+# and "target" second in both.
+
+QUERY = "what is the state of the harbour dredging plan"
+CORPUS = {
+    "stopwords": "It is the end of the day, and the rest of it is the same as the start of it.",
+    "stems": "Harbours dredged: states plans, dredges harbours, planned dredges.",
+    "target": "The harbour dredging plan is in a bad state, officials said after a long meeting.",
+    "football": "Football results from the weekend league games.",
+    "weather": "Weather forecast: rain in the north, sun in the south.",
+}
+DATES = {
+    "stopwords": datetime(2024, 1, 10, tzinfo=UTC),
+    "stems": datetime(2024, 3, 10, tzinfo=UTC),
+    "target": datetime(2024, 2, 10, tzinfo=UTC),
+}
+EMBEDDER = HashingEmbedder()
+
+
+def corpus(store: MemoryStore | None = None) -> MemoryStore:
+    """``store`` (default: a new MemoryStore) holding CORPUS, one chunk per document."""
+    store = store or MemoryStore()
+    store.write(
+        [
+            document_write(
+                article(doc_id, text, source=f"{doc_id}.txt", published_at=DATES.get(doc_id)),
+                EMBEDDER,
+            )
+            for doc_id, text in CORPUS.items()
+        ]
+    )
+    return store
+
+
+def retriever(
+    store: MemoryStore, lexical: LexicalSearcher | None = None, **options: Any
+) -> HybridRetriever:
+    # Not ``lexical or ...``: an empty LexicalIndex is falsy (it has a __len__).
+    lexical = LexicalIndex() if lexical is None else lexical
+    return HybridRetriever(store, EMBEDDER, lexical, store, **options)
+
+
+def doc_ids(hits: Sequence[Hit]) -> list[str]:
+    return [hit.doc_id for hit in hits]
+
+
+def test_hybrid_finds_what_neither_finds_alone() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    dense = retriever(store, lexical, mode="dense").search(QUERY, 3)
+    bm25 = retriever(store, lexical, mode="lexical").search(QUERY, 3)
+    assert doc_ids(dense)[:2] == ["stopwords", "target"]
+    assert doc_ids(bm25)[:2] == ["stems", "target"]
+    for fusion in ("convex", "rrf"):
+        hybrid = retriever(store, lexical, mode="hybrid", fusion=fusion).search(QUERY, 3)
+        assert doc_ids(hybrid)[0] == "target", fusion
+
+
+def test_dense_mode_ranks_by_cosine() -> None:
+    store = corpus()
+    hits = retriever(store, mode="dense").search(QUERY, 5)
+    expected = store.query_ids(EMBEDDER.embed([QUERY])[0], 5)
+    assert [(h.chunk_id, h.score) for h in hits] == [(c, round(s, 6)) for c, s in expected]
+    assert len(hits) == 5  # every chunk has some cosine, even with no shared word
+
+
+def test_lexical_mode_ranks_by_bm25_and_needs_a_term() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    hits = retriever(store, lexical, mode="lexical").search(QUERY, 5)
+    assert doc_ids(hits) == ["stems", "target"]  # no query stem anywhere else
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert retriever(store, lexical, mode="lexical").search("it is the", 5) == []
+    assert retriever(store, lexical, mode="dense").search("it is the", 5)
+
+
+def test_hits_carry_their_passage() -> None:
+    store = corpus()
+    [hit] = retriever(store).search(QUERY, 1)
+    assert (hit.doc_id, hit.source, hit.text) == ("target", "target.txt", CORPUS["target"])
+    assert (hit.line_start, hit.line_end) == (1, 1)
+    assert hit.published_at == DATES["target"]
+    assert hit.score > 0
+
+
+def test_rrf_and_convex_fuse_the_same_rankings_differently() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    lexical.sync(store)
+    dense_pairs = store.query_ids(EMBEDDER.embed([QUERY])[0], 40)
+    bm25_pairs = lexical.search(QUERY, 40)
+    by_rrf = retriever(store, lexical, fusion="rrf").search(QUERY, 5)
+    by_convex = retriever(store, lexical, fusion="convex", alpha=0.7).search(QUERY, 5)
+    fused_rrf = rrf([[c for c, _ in dense_pairs], [c for c, _ in bm25_pairs]])
+    assert [h.chunk_id for h in by_rrf] == [r.chunk_id for r in fused_rrf][:5]
+    fused_convex = convex(dense_pairs, bm25_pairs, 0.7)
+    assert [h.chunk_id for h in by_convex] == [r.chunk_id for r in fused_convex][:5]
+    # Rank fusion rewards the BM25 favourite's first place; convex fusion weighs the dense
+    # favourite's cosine, which is far above the BM25 favourite's zero.
+    assert doc_ids(by_rrf)[:3] == ["target", "stems", "stopwords"]
+    assert doc_ids(by_convex)[:3] == ["target", "stopwords", "stems"]
+
+
+def test_alpha_moves_convex_between_the_two() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    all_dense = retriever(store, lexical, fusion="convex", alpha=1.0).search(QUERY, 3)
+    all_bm25 = retriever(store, lexical, fusion="convex", alpha=0.0).search(QUERY, 3)
+    assert doc_ids(all_dense)[0] == "stopwords"
+    assert doc_ids(all_bm25)[0] == "stems"
+
+
+class Recording(LexicalIndex):
+    """The real BM25 index, noting the filters each search got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters: list[Filters | None] = []
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        self.filters.append(filters)
+        return super().search(query, k, filters)
+
+
+class RecordingStore(MemoryStore):
+    """A MemoryStore noting the filters each dense query got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters: list[Filters | None] = []
+
+    def query_ids(
+        self, vector: Vectors, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        self.filters.append(filters)
+        return super().query_ids(vector, k, filters)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+@pytest.mark.parametrize(
+    ("filters", "allowed"),
+    [
+        (Filters(source=["stems.txt", "weather.txt"]), {"stems", "weather"}),
+        (Filters(doc_id=["stopwords"]), {"stopwords"}),
+        (Filters(published_after=datetime(2024, 2, 1)), {"target", "stems"}),
+        (Filters(published_before=datetime(2024, 2, 1)), {"stopwords"}),
+        (Filters(source=[]), set()),
+    ],
+)
+def test_filters_reach_dense_and_bm25(mode: str, filters: Filters, allowed: set[str]) -> None:
+    store, lexical = RecordingStore(), Recording()
+    corpus(store)
+    hits = retriever(store, lexical, mode=mode).search(QUERY, 5, filters)
+    assert set(doc_ids(hits)) <= allowed
+    if mode != "lexical":
+        assert store.filters == [filters]
+        assert set(doc_ids(hits)) == allowed  # every chunk has a cosine
+    if mode != "dense":
+        assert lexical.filters == [filters]
+
+
+def test_a_deleted_document_never_comes_back() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    hybrid = retriever(store, lexical)
+    assert "target" in doc_ids(hybrid.search(QUERY, 5))
+    assert store.delete_document("target")
+    for mode in ("hybrid", "dense", "lexical"):
+        assert "target" not in doc_ids(retriever(store, lexical, mode=mode).search(QUERY, 5))
+
+
+class Frozen:
+    """A BM25 index that stopped syncing: it still returns chunks deleted since."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._index = LexicalIndex()
+        self._index.sync(store)
+
+    def sync(self, feed: object, *, wait: bool = True) -> object:
+        return False
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self._index.search(query, k, filters)
+
+
+def test_a_stale_bm25_index_cannot_bring_a_deleted_document_back() -> None:
+    store = corpus()
+    stale = Frozen(store)
+    store.delete_document("stems")
+    assert any(c.startswith("stems:") for c, _ in stale.search(QUERY, 5))
+    for mode in ("hybrid", "lexical"):
+        hits = retriever(store, stale, mode=mode).search(QUERY, 5)
+        assert "stems" not in doc_ids(hits)
+
+
+def test_a_new_document_is_searchable_at_once() -> None:
+    store, lexical = corpus(), LexicalIndex()
+    hybrid = retriever(store, lexical)
+    hybrid.search(QUERY, 3)
+    store.write([document_write(article("late", "Dredging the harbour: plan approved."), EMBEDDER)])
+    assert "late" in doc_ids(retriever(store, lexical, mode="lexical").search(QUERY, 3))
+    assert "late" in doc_ids(hybrid.search(QUERY, 3))
+
+
+def test_one_document_fills_at_most_half_while_others_match() -> None:
+    long = "\n".join(f"Reactor {n} was shut for checks on the cooling pumps." for n in range(8))
+    store = memory_store(
+        [
+            article("long", long),
+            article("brief", "A reactor in the north restarted after maintenance."),
+            article("other", "The reactor vendor was fined for late paperwork."),
+        ]
+    )
+    lexical = LexicalIndex()
+    lexical.sync(store)
+    ranked = lexical.search("reactor", 6)
+    assert [c.split(":")[0] for c, _ in ranked[:4]] == ["long"] * 4  # long's chunks lead
+    hits = retriever(store, lexical, mode="lexical").search("reactor", 4)
+    assert doc_ids(hits)[:2] == ["long", "long"]
+    assert sorted(doc_ids(hits)[2:]) == ["brief", "other"]
+    alone = memory_store([article("long", long)])
+    assert doc_ids(retriever(alone, mode="lexical").search("reactor", 4)) == ["long"] * 4
