@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     )
 
     # --- answering -----------------------------------------------------------------------
+    llm: Literal["auto", "off", "openai", "scripted"] = Field(
+        "auto",
+        description="Which chat model answers. auto: an OpenAI-compatible endpoint when a base "
+        "URL or API key is set, else extractive only; off: extractive only; openai: the "
+        "endpoint; scripted: an in-process fake that quotes the first source (demos, tests).",
+    )
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible base URL (OpenAI, vLLM, Ollama, llama.cpp)."
     )
@@ -167,8 +173,10 @@ class Settings(BaseSettings):
 
     @property
     def llm_enabled(self) -> bool:
-        """An LLM is configured when a base URL or an API key is set."""
-        return self.llm_base_url is not None or self.llm_api_key is not None
+        """Whether a chat model answers (see ``llm``)."""
+        if self.llm == "auto":
+            return self.llm_base_url is not None or self.llm_api_key is not None
+        return self.llm != "off"
 
     @property
     def store_identity(self) -> str:

@@ -10,7 +10,7 @@ from qa.embeddings.batching import BatchingEmbedder
 from qa.embeddings.cache import VectorCache
 from qa.embeddings.factory import build_embedder
 from qa.observability.instrument import MeteredChatModel, instrument
-from qa.ports import Answerer, Condenser, Embedder, Retriever
+from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
 from qa.store.chroma import ChromaStore, make_chroma_client
@@ -43,11 +43,19 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
     condense: Condenser = naive_condense
     if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
-        from qa.llm.openai_chat import build_chat_model
         from qa.prompts import load_prompts
 
-        chat = build_chat_model(settings)
-        assert chat is not None
+        chat: ChatModel
+        if settings.llm == "scripted":
+            from qa.llm.scripted import ScriptedChatModel
+
+            chat = ScriptedChatModel()
+        else:
+            from qa.llm.openai_chat import build_chat_model
+
+            built = build_chat_model(settings)
+            assert built is not None
+            chat = built
         # Metered before the answerer and its condenser are built around it: both count.
         llm = LLMAnswerer(
             MeteredChatModel(chat),

@@ -121,7 +121,7 @@ class OpenAIChatModel:
 
 def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
     """The configured chat model, or None when no LLM is configured (extractive only)."""
-    if not settings.llm_enabled:
+    if not settings.llm_enabled or settings.llm == "scripted":
         return None
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _PLACEHOLDER_KEY
     client = openai.OpenAI(
