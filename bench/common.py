@@ -40,6 +40,20 @@ def settings(data_dir: Path, **overrides: Any) -> Any:
     return Settings(data_dir=data_dir, _env_file=None, **overrides)
 
 
+def components(data_dir: Path, embedder: Any = None, **overrides: Any) -> Any:
+    """The parts of a service (qa.wiring.Components) on embedded Chroma in ``data_dir``."""
+    from qa.wiring import build_components
+
+    return build_components(settings(data_dir, **overrides), embedder=embedder)
+
+
+def service_of(parts: Any) -> Any:
+    """The QAService made of ``parts`` (so a bench can time one part inside it)."""
+    from qa.wiring import build_service
+
+    return build_service(parts.settings, parts=parts)
+
+
 def service(data_dir: Path, embedder: Any = None, **overrides: Any) -> Any:
     """A QAService on embedded Chroma in ``data_dir`` (fresh when the folder is new), with
     ``embedder`` instead of the configured one if given."""
@@ -179,9 +193,8 @@ def real_chunks() -> list[tuple[Any, list[Any], Any]]:
 
     from qa.store.records import chunk_from_record
 
-    svc = service(base_data_dir())
-    store = svc.store
-    conn = store._connect()
+    store = components(base_data_dir()).store
+    conn = store._db.connect()
     got = conn.chunks.get(include=["embeddings", "documents", "metadatas"])
     by_doc: dict[str, list[tuple[Any, Any]]] = {}
     for i, chunk_id in enumerate(got["ids"]):
@@ -201,9 +214,11 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
 
     Copy ``c`` of a document gets doc_id ``ID~c``, the same text, and its chunk vectors plus
     Gaussian noise of norm ``noise`` (renormalised; cosine to the original about 0.95).
-    Written straight through ChromaStore.upsert_documents: no embedding time.
+    Written straight through ChromaStore.write: no embedding time.
     """
     import numpy as np
+
+    from qa.types import DocumentWrite
 
     real = real_chunks()
     rng = np.random.default_rng(0)
@@ -224,16 +239,16 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
                 jitter = rng.normal(0, noise / np.sqrt(vectors.shape[1]), vectors.shape)
                 vectors = vectors + jitter.astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            pending.append((doc, chunks, vectors))
+            pending.append(DocumentWrite(doc, tuple(chunks), vectors))
             pending_chunks += len(chunks)
             written += len(chunks)
             if pending_chunks >= batch:
-                store.upsert_documents(pending)
+                store.write(pending)
                 pending, pending_chunks = [], 0
                 print(f"\r  {written:,} chunks written", end="", flush=True)
         copy += 1
     if pending:
-        store.upsert_documents(pending)
+        store.write(pending)
     print(f"\r  {written:,} chunks written in {time.perf_counter() - started:.0f} s")
     return written
 
@@ -249,9 +264,9 @@ def scaled_data_dir(chunks: int) -> Path:
     if not _cached(path):
         shutil.rmtree(path, ignore_errors=True)
         print(f"building a {chunks:,}-chunk store (perturbed copies of the real chunks)")
-        svc = service(path)
-        svc.store.check_embedder(svc.embedder.name, svc.embedder.dimension)
-        populate(svc.store, chunks)
+        parts = components(path)
+        parts.store.check_embedder(parts.embedder.name, parts.embedder.dimension)
+        populate(parts.store, chunks)
         _mark_cached(path)
     return path
 

@@ -44,25 +44,26 @@ class MemoEmbedder:
         return int(self.inner.count_tokens(text))
 
 
-def corpus_service(name: str, paths: list[Path]) -> Any:
+def corpus_parts(name: str, paths: list[Path]) -> Any:
     path = common.OUT / "cache" / f"corpus-{name}"
     if not (path / ".done").exists():
         shutil.rmtree(path, ignore_errors=True)
         print(f"ingesting {name} once (cached in {path.relative_to(common.ROOT)})")
         common.service(path).ingest_paths(paths)
         (path / ".done").touch()
-    return common.service(path)
+    return common.components(path)
 
 
 def evaluate(svc: Any, questions: list[Any], k: int, config: dict[str, Any]) -> Any:
     from qa.eval.scoring import score_question, totals
     from qa.retrieval import HybridRetriever
 
-    retriever = HybridRetriever(svc.store, svc.query_embedder, svc.lexical, **config)
+    parts, query_embedder = svc
+    retriever = HybridRetriever(parts.store, query_embedder, parts.lexical, parts.store, **config)
     rows = []
     for q in questions:
         hits = retriever.search(q.question, k)
-        rows.append(score_question(q, hits, svc.answerer.answer(q.question, hits, [])))
+        rows.append(score_question(q, hits, parts.extractive.answer(q.question, hits, [])))
     return totals(rows)
 
 
@@ -82,8 +83,8 @@ def main() -> None:
     rows: list[list[object]] = []
     plotted: dict[str, list[tuple[str, float, float]]] = {}
     for name, paths, qfile in sets:
-        svc = corpus_service(name, paths)
-        svc.query_embedder = MemoEmbedder(svc.embedder)
+        parts = corpus_parts(name, paths)
+        svc = (parts, MemoEmbedder(parts.embedder))
         questions = load_questions(qfile)
         for k in ks:
             for label, config in CONFIGS:

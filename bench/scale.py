@@ -48,13 +48,16 @@ def bm25_build(
     added), save it under ``data_dir`` for the API to load, then time an incremental sync
     after one more document and a load of the saved index."""
     from qa.store.lexical import CLOCK_SKEW_S, LexicalIndex
+    from qa.types import DocumentWrite
 
-    svc = common.service(data_dir, chroma_url=chroma_url)
-    svc.store.ping()
+    parts = common.components(data_dir, chroma_url=chroma_url)
+    svc = common.service_of(parts)
+    store, lexical = parts.store, parts.lexical
+    store.ping()
     before = common.rss_mb(os.getpid())
-    build_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))
+    build_s, _ = common.timed(lambda: lexical.sync(store))
     grown = common.rss_mb(os.getpid()) - before
-    indexed = len(svc.lexical)
+    indexed = len(lexical)
     doc, chunks, vectors = common.real_chunks()[0]
 
     def write_one_more(n: int) -> None:  # one more document, as another writer would
@@ -63,35 +66,35 @@ def bm25_build(
             c.model_copy(update={"doc_id": extra.doc_id, "chunk_id": f"x{n}:{c.index}"})
             for c in chunks
         ]
-        svc.store.upsert_documents([(extra, moved, vectors)])
+        store.write([DocumentWrite(extra, tuple(moved), vectors)])
 
     write_one_more(0)
     # A sync re-lists what was written within CLOCK_SKEW_S of the previous one (a writer's
     # clock or commit may lag): right after the bulk load that is every document.
-    recent_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))
+    recent_s, _ = common.timed(lambda: lexical.sync(store))
     settle = written_at + CLOCK_SKEW_S + 5 - time.time()
     if settle > 0:
         print(f"waiting {settle:.0f} s for the bulk load to age past the clock-skew margin")
         time.sleep(settle)
     write_one_more(1)
-    idle_s, _ = common.timed(lambda: svc.lexical.sync(svc.store))  # nothing else running
+    idle_s, _ = common.timed(lambda: lexical.sync(store))  # nothing else running
     write_one_more(2)
     # As in the API: the next search notices the write, starts the sync (in the background
     # above LexicalIndex's inline_max) and answers from the previous snapshot meanwhile.
     started = time.perf_counter()
-    notice_s, _ = common.timed(lambda: svc.lexical.sync(svc.store, wait=False))
+    notice_s, _ = common.timed(lambda: lexical.sync(store, wait=False))
     during: list[float] = []
     for n in itertools.count():
-        if svc.lexical.revision == svc.store.revision():
+        if lexical.revision == store.revision():
             break
         during.append(common.timed(lambda n=n: svc.search(qs[n % len(qs)], 5))[0] * 1000)
     sync_s = time.perf_counter() - started
-    svc.lexical.wait()  # and its save, which the load below reads
+    lexical.wait()  # and its save, which the load below reads
     settings = svc.settings
     load_s, loaded = common.timed(
         lambda: LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
     )
-    load_s += common.timed(lambda: loaded.sync(svc.store))[0]
+    load_s += common.timed(lambda: loaded.sync(store))[0]
     return {
         "build_s": build_s,
         "build_mb": grown,

@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+#: The API key sent to an OpenAI-compatible server when none is configured: local servers
+#: (vLLM, Ollama, llama.cpp) ignore it, but the openai SDK insists on one.
+PLACEHOLDER_API_KEY = "not-needed"
+
 #: QA_ variables read by something other than Settings: the container's entrypoint
 #: (docker/entrypoint.sh), compose's published port, and the benchmarks' data folder.
 OTHER_QA_VARIABLES = frozenset(

@@ -235,7 +235,3 @@ class Answerer(Protocol):
     ) -> Iterator[str | Answer]:
         """Text deltas, then the final verified Answer."""
         ...
-
-
-#: Transitional alias while the adapters move to the small ports (removed by the renovation).
-ChunkStore = Store

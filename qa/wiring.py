@@ -3,6 +3,8 @@ and decorates it once (batching, caching, metrics)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from qa.answering.condense import naive_condense
 from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
 from qa.config import Settings
@@ -18,10 +20,46 @@ from qa.store.conversations import ConversationStore
 from qa.store.lexical import LexicalIndex
 
 
-def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QAService:
+@dataclass(frozen=True)
+class Components:
+    """The parts a service is made of, for benchmarks and tools that need one part alone
+    (e.g. an extractive answerer over the same store with another threshold)."""
+
+    settings: Settings
+    store: ChromaStore
+    embedder: Embedder  # what ingestion embeds with
+    query_embedder: Embedder  # questions and sentences: batched across requests, cached
+    lexical: LexicalIndex
+    retriever: Retriever
+    extractive: ExtractiveAnswerer
+    answerer: Answerer
+    condense: Condenser
+
+
+def build_service(
+    settings: Settings, *, embedder: Embedder | None = None, parts: Components | None = None
+) -> QAService:
     """The service the settings ask for: embedded or server Chroma, the local or an OpenAI
     embedder, extractive answers, or an LLM's when one is configured. ``embedder`` replaces
-    the configured one (benchmarks compare models; tests count calls)."""
+    the configured one (benchmarks compare models; tests count calls); ``parts`` are
+    components already built (a benchmark that times one of them inside the service)."""
+    parts = parts or build_components(settings, embedder=embedder)
+    # Decorated once, here; they report to whichever app's Metrics serves the request.
+    retriever, answerer = instrument(parts.retriever, parts.answerer)
+    return QAService(
+        settings,
+        store=parts.store,
+        embedder=parts.embedder,
+        retriever=retriever,
+        answerer=answerer,
+        conversations=ConversationStore(settings.sqlite_path),
+        lexical=parts.lexical,
+        condense=parts.condense,
+    )
+
+
+def build_components(settings: Settings, *, embedder: Embedder | None = None) -> Components:
+    """Every part of the service, undecorated by metrics."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(settings)
     store = ChromaStore(lambda: make_chroma_client(settings), settings)
@@ -65,15 +103,6 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
         )
         answerer = llm
         condense = llm.condense
-    # Decorated once, here; they report to whichever app's Metrics serves the request.
-    retriever, answerer = instrument(retriever, answerer)
-    return QAService(
-        settings,
-        store=store,
-        embedder=embedder,
-        retriever=retriever,
-        answerer=answerer,
-        conversations=ConversationStore(settings.sqlite_path),
-        lexical=lexical,
-        condense=condense,
+    return Components(
+        settings, store, embedder, vectors, lexical, retriever, extractive, answerer, condense
     )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import openai
 
-from qa.config import Settings
+from qa.config import PLACEHOLDER_API_KEY, Settings
 from qa.errors import ConfigError, EmbedderError
 from qa.ports import Vectors
 
@@ -137,7 +137,7 @@ def build_openai_embedder(settings: Settings) -> OpenAIEmbedder:
     client = openai.OpenAI(
         base_url=base_url,
         # Self-hosted servers (vLLM, Ollama) accept any key, but the SDK insists on one.
-        api_key=key or "unused",
+        api_key=key or PLACEHOLDER_API_KEY,
         max_retries=settings.llm_max_retries,
         timeout=settings.llm_timeout_s,
     )

@@ -9,15 +9,12 @@ from typing import Any, cast
 
 import openai
 
-from qa.config import Settings
+from qa.config import PLACEHOLDER_API_KEY, Settings
 from qa.errors import LLMError
 from qa.ports import Message
 from qa.types import ChatReply, ChatUsage
 
 logger = logging.getLogger(__name__)
-
-# Local servers (vLLM, Ollama, llama.cpp) ignore the key, but the SDK insists on one.
-_PLACEHOLDER_KEY = "not-needed"
 
 
 def _llm_error(exc: openai.OpenAIError) -> LLMError:
@@ -123,7 +120,7 @@ def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
     """The configured chat model, or None when no LLM is configured (extractive only)."""
     if not settings.llm_enabled or settings.llm == "scripted":
         return None
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else _PLACEHOLDER_KEY
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else PLACEHOLDER_API_KEY
     client = openai.OpenAI(
         api_key=key,
         base_url=settings.llm_base_url,

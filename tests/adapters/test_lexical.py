@@ -108,7 +108,7 @@ def test_rebuild_replaces_everything(index: LexicalIndex) -> None:
 
 
 class FakeStore:
-    """The ChunkStore methods sync uses; counts chunk reads and can block mid-read."""
+    """The ChangeFeed methods sync uses; counts chunk reads and can block mid-read."""
 
     def __init__(self, items: list[tuple[str, str, dict[str, object]]]) -> None:
         self.items = items
