@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         "(unset: the value calibrated on the eval sets).",
     )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    language_check: bool = Field(
+        True,
+        description="Answer a question in a language the models cannot read (they read "
+        "English) with a message saying so, instead of searching (lingua; ~300 MB of models "
+        "loaded on the first question).",
+    )
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts",
         description="Folder of prompt templates (answer.md, condense.md).",

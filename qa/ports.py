@@ -216,6 +216,20 @@ class ConversationLog(Protocol):
     def list_feedback(self, limit: int = 1000) -> list[dict[str, Any]]: ...
 
 
+class LanguageCheck(Protocol):
+    """Tells a question the models cannot read."""
+
+    @property
+    def supported(self) -> list[str]:
+        """Names of the supported languages, for messages."""
+        ...
+
+    def unsupported_language(self, text: str) -> str | None:
+        """The language ``text`` is confidently written in when it is not supported; None
+        when it is supported or the check is unsure."""
+        ...
+
+
 # --------------------------------------------------------------------------- core steps
 
 

@@ -22,6 +22,7 @@ from qa.ports import (
     Condenser,
     ConversationLog,
     Embedder,
+    LanguageCheck,
     LexicalSearcher,
     Retriever,
     Store,
@@ -64,9 +65,11 @@ class QAService:
         conversations: ConversationLog,
         lexical: LexicalSearcher | None = None,
         condense: Condenser = naive_condense,
+        language: LanguageCheck | None = None,
     ) -> None:
         """``embedder`` embeds what is ingested; ``lexical`` is warmed up at start (the
-        retriever keeps it in sync); ``condense`` makes follow-ups searchable alone."""
+        retriever keeps it in sync); ``condense`` makes follow-ups searchable alone;
+        ``language`` answers questions in languages the models cannot read with a message."""
         self.settings = settings
         self._store = store
         self._embedder = embedder
@@ -75,6 +78,7 @@ class QAService:
         self._conversations = conversations
         self._lexical = lexical
         self._condense = condense
+        self._language = language
         self._ingest = IngestPipeline(settings, store, embedder)
 
     # ---------------------------------------------------------------- ingestion
@@ -208,6 +212,12 @@ class QAService:
         streaming: bool,
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
+        unreadable = self._unreadable(question, conversation_id)
+        if unreadable is not None:
+            if streaming:
+                yield unreadable.answer
+            yield unreadable
+            return
         prepared = self._prepare(question, conversation_id, top_k, filters, history)
         conv, standalone = prepared.conversation_id, prepared.standalone
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
@@ -241,6 +251,22 @@ class QAService:
             )
             self._conversations.append(conv, turn)
         yield final
+
+    def _unreadable(self, question: str, conversation_id: str | None) -> Answer | None:
+        """A plain "ask in English" answer for a question the models cannot read."""
+        if self._language is None:
+            return None
+        language = self._language.unsupported_language(self.check_question(question))
+        if language is None:
+            return None
+        supported = " or ".join(self._language.supported)
+        return Answer(
+            answer=f"This question looks like {language}; I can only read questions in "
+            f"{supported}. Please ask it in {supported}.",
+            answerable=False,
+            conversation_id=conversation_id,
+            unsupported_language=language,
+        )
 
     def warm_up(self, *, background: bool = True) -> None:
         """Load the embedder and build the BM25 index before the first question.

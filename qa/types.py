@@ -192,3 +192,5 @@ class Answer(_Frozen):
     degraded_reason: str | None = None
     dropped_citations: int = 0
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: Set when the question is in a language the models cannot read (then nothing is cited).
+    unsupported_language: str | None = None

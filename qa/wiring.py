@@ -11,6 +11,7 @@ from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
 from qa.embeddings.cache import VectorCache
 from qa.embeddings.factory import build_embedder
+from qa.language import LinguaLanguageCheck
 from qa.observability.instrument import MeteredChatModel, instrument
 from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
@@ -55,6 +56,7 @@ def build_service(
         conversations=ConversationStore(settings.sqlite_path),
         lexical=parts.lexical,
         condense=parts.condense,
+        language=LinguaLanguageCheck() if settings.language_check else None,
     )
 
 

@@ -279,7 +279,7 @@ class ChromaStore:
                 conn.chunks.delete(ids=stale[start : start + conn.max_batch])
             self._bump_revision(conn)
 
-        self._db.run("upsert_document", write)
+        self._db.run("write", write)
         logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:

@@ -157,7 +157,7 @@ def test_factory_falls_back_to_llm_url_without_key(
     embedder = build_embedder(settings)
     assert embedder.embed(["a"]).shape == (1, 32)
     assert embedder.name == "openai:local-e5"
-    assert server.requests_to(EMBEDDINGS)[0].headers["authorization"] == "Bearer unused"
+    assert server.requests_to(EMBEDDINGS)[0].headers["authorization"] == "Bearer not-needed"
 
 
 def test_factory_refuses_openai_without_key_or_url(monkeypatch: pytest.MonkeyPatch) -> None:

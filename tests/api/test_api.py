@@ -265,3 +265,14 @@ def test_chat_requires_a_final_user_message(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert "role 'user'" in response.json()["error"]["message"]
+
+
+def test_a_question_in_another_language_gets_a_plain_message(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask", json={"question": "Combien de soldats afghans ont traversé la frontière ?"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answerable"] is False and body["citations"] == []
+    assert body["unsupported_language"] == "French"
+    assert "English" in body["answer"]
