@@ -26,8 +26,11 @@ $(VENV)/.dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime ## set up, ingest seeds/ and serve on http://$(HOST):$(PORT) (no keys needed)
+run: $(VENV)/.runtime ## set up, ingest seeds/ and serve on http://127.0.0.1:8000 (HOST=, PORT= to change; no keys needed)
 	$(BIN)/qa ingest seeds/
+	$(BIN)/qa serve --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.runtime ## serve what is already ingested (HOST=, PORT= as for run)
 	$(BIN)/qa serve --host $(HOST) --port $(PORT)
 
 ingest: $(VENV)/.runtime ## ingest seeds/ only

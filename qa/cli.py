@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from qa.config import Settings, get_settings
-from qa.errors import InputError, QAError, UpstreamError
+from qa.errors import ConfigError, InputError, QAError, UpstreamError
 
 if TYPE_CHECKING:
     from qa.service import QAService
@@ -120,6 +120,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     from qa.slack.socket import run_socket_mode
 
+    if settings.slack_app_token is None or settings.slack_bot_token is None:
+        # Before the service (and its model) loads: the missing token is the whole story.
+        raise ConfigError(
+            "qa slack needs QA_SLACK_BOT_TOKEN (xoxb-...) and QA_SLACK_APP_TOKEN (xapp-...)"
+        )
+
     run_socket_mode(settings, _service(settings))
     return 0
 
@@ -212,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return exc.code
-    except InputError as exc:
+    except (InputError, ConfigError) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 2
     except UpstreamError as exc:

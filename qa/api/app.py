@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from qa import __version__
 from qa.api.errors import error_body, install_error_handlers, status_for
 from qa.api.middleware import install_middleware
+from qa.api.models import router as models_router
 from qa.api.routes import router
 from qa.config import Settings, get_settings
 from qa.errors import QAError
@@ -49,6 +50,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     install_error_handlers(app)
     install_middleware(app, settings)
     app.include_router(router)
+    app.include_router(models_router)
     if settings.slack_bot_token and settings.slack_signing_secret:
         _mount_slack(app, settings)
 

@@ -276,3 +276,16 @@ def test_a_question_in_another_language_gets_a_plain_message(client: TestClient)
     assert body["answerable"] is False and body["citations"] == []
     assert body["unsupported_language"] == "French"
     assert "English" in body["answer"]
+
+
+def test_models_are_listed_in_the_openai_shape(live_url: str) -> None:
+    client = OpenAI(base_url=f"{live_url}/v1", api_key="unused", max_retries=0)
+    assert [m.id for m in client.models.list()] == ["qa"]
+    model = client.models.retrieve("qa")
+    assert model.object == "model" and model.owned_by == "qa"
+
+
+def test_an_unknown_model_is_a_404_naming_the_one_offered(client: TestClient) -> None:
+    response = client.get("/v1/models/gpt-4")
+    assert response.status_code == 404
+    assert "'qa'" in response.json()["error"]["message"]

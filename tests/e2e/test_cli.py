@@ -138,3 +138,10 @@ def test_feedback_export_is_json_lines(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["verdict"] == "up"
     assert rows[0]["question"] == "q?"
+
+
+def test_slack_without_tokens_fails_at_once_with_one_line(tmp_path: Path) -> None:
+    result = run_qa(tmp_path, "slack")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "QA_SLACK_APP_TOKEN" in result.stderr
