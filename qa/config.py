@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("QA_CHUNK_OVERLAP must be smaller than QA_CHUNK_SIZE")
+        if self.top_k > self.max_top_k:  # else every request without top_k is refused
+            raise ValueError("QA_TOP_K must not be larger than QA_MAX_TOP_K")
         return self
 
     @property

@@ -16,6 +16,7 @@ from typing import Any, Final
 from qa.errors import IngestError
 from qa.ingest.cleaning import clean_lines, front_matter
 from qa.ingest.dates import parse_published
+from qa.store.records import RESERVED_PREFIXES
 from qa.types import Document, MetaValue
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,8 @@ def validate_doc_id(doc_id: str) -> str:
         problem = "must not contain control characters"
     elif ".." in re.split(r"[/\\]", doc_id):
         problem = "must not contain a '..' path segment"
+    elif doc_id.startswith(RESERVED_PREFIXES):  # the stores refuse them, failing the batch
+        problem = f"must not start with {', '.join(map(repr, RESERVED_PREFIXES))} (reserved)"
     if problem:
         raise IngestError(doc_id[:80], f"invalid document id: {problem}")
     return doc_id
