@@ -21,7 +21,7 @@ provides, and what wiring passes around.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -30,11 +30,11 @@ from qa.types import (
     Answer,
     ChatReply,
     Chunk,
-    Citation,
     Document,
     DocumentChanges,
     DocumentInfo,
     DocumentWrite,
+    Feedback,
     Filters,
     Hit,
     SentenceVectors,
@@ -201,17 +201,7 @@ class ConversationLog(Protocol):
 
     def history(self, conversation_id: str, limit: int = 6) -> list[Turn]: ...
 
-    def record_feedback(
-        self,
-        *,
-        conversation_id: str | None,
-        question: str,
-        answer: str,
-        citations: list[Citation],
-        verdict: Literal["up", "down"],
-        user: str | None,
-        source: str,
-    ) -> int: ...
+    def record_feedback(self, feedback: Feedback) -> int: ...
 
     def list_feedback(self, limit: int = 1000) -> list[dict[str, Any]]: ...
 

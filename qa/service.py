@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from qa.answering.condense import naive_condense
 from qa.config import Settings
@@ -29,9 +29,9 @@ from qa.ports import (
 )
 from qa.types import (
     Answer,
-    Citation,
     Document,
     DocumentInfo,
+    Feedback,
     Filters,
     Hit,
     Turn,
@@ -299,27 +299,9 @@ class QAService:
         """The conversation's last ``limit`` turns, oldest first."""
         return self._conversations.history(conversation_id, limit=limit)
 
-    def record_feedback(
-        self,
-        *,
-        conversation_id: str | None,
-        question: str,
-        answer: str,
-        citations: list[Citation],
-        verdict: Literal["up", "down"],
-        user: str | None,
-        source: str,
-    ) -> int:
+    def record_feedback(self, feedback: Feedback) -> int:
         """Store a thumbs up/down on an answer; returns the feedback id."""
-        return self._conversations.record_feedback(
-            conversation_id=conversation_id,
-            question=question,
-            answer=answer,
-            citations=citations,
-            verdict=verdict,
-            user=user,
-            source=source,
-        )
+        return self._conversations.record_feedback(feedback)
 
     def list_feedback(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The newest ``limit`` feedback records, newest first."""

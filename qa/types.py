@@ -154,6 +154,19 @@ class Citation(_Frozen):
     quote: str
 
 
+@dataclass(frozen=True)
+class Feedback:
+    """A thumbs up or down on an answer, with what was asked and cited."""
+
+    conversation_id: str | None
+    question: str
+    answer: str
+    citations: list[Citation]
+    verdict: Literal["up", "down"]
+    user: str | None
+    source: str  # where it was given: "slack", "api", ...
+
+
 class Turn(_Frozen):
     """One question/answer exchange of a conversation."""
 

@@ -28,7 +28,7 @@ from qa.slack.render import (
     render_placeholder,
     render_text,
 )
-from qa.types import Answer, Citation, Turn
+from qa.types import Answer, Citation, Feedback, Turn
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +148,15 @@ class SlackBot:
                 raise NotFoundError(f"no answer for {key.conversation_id} turn {key.turn}")
             question, answer_text, citations = record
             feedback_id = self.service.record_feedback(
-                conversation_id=key.conversation_id,
-                question=question,
-                answer=answer_text,
-                citations=citations,
-                verdict=verdict,
-                user=user,
-                source="slack",
+                Feedback(
+                    conversation_id=key.conversation_id,
+                    question=question,
+                    answer=answer_text,
+                    citations=citations,
+                    verdict=verdict,
+                    user=user,
+                    source="slack",
+                )
             )
             log.info(
                 "slack: feedback id=%s verdict=%s conversation=%s",

@@ -9,10 +9,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from qa.errors import InputError
-from qa.types import Citation, Turn
+from qa.types import Feedback, Turn
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -107,26 +107,26 @@ class ConversationStore:
             for row in reversed(rows)
         ]
 
-    def record_feedback(
-        self,
-        *,
-        conversation_id: str | None,
-        question: str,
-        answer: str,
-        citations: list[Citation],
-        verdict: Literal["up", "down"],
-        user: str | None,
-        source: str,
-    ) -> int:
+    def record_feedback(self, feedback: Feedback) -> int:
         """Store a thumbs up/down on an answer; returns the feedback id."""
-        if verdict not in ("up", "down"):
-            raise InputError(f"verdict must be 'up' or 'down', not {verdict!r}")
-        cited = json.dumps([c.model_dump(mode="json") for c in citations])
+        f = feedback
+        if f.verdict not in ("up", "down"):
+            raise InputError(f"verdict must be 'up' or 'down', not {f.verdict!r}")
+        cited = json.dumps([c.model_dump(mode="json") for c in f.citations])
         with self._lock, self._db:
             cursor = self._db.execute(
                 "INSERT INTO feedback (created_at, conversation_id, question, answer, citations,"
                 " verdict, user, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), conversation_id, question, answer, cited, verdict, user, source),
+                (
+                    time.time(),
+                    f.conversation_id,
+                    f.question,
+                    f.answer,
+                    cited,
+                    f.verdict,
+                    f.user,
+                    f.source,
+                ),
             )
             return int(cursor.lastrowid or 0)
 

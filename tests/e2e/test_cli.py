@@ -121,16 +121,19 @@ def test_eval_exits_non_zero_below_a_threshold(tmp_path: Path) -> None:
 
 def test_feedback_export_is_json_lines(tmp_path: Path) -> None:
     from qa.store.conversations import ConversationStore
+    from qa.types import Feedback
 
     store = ConversationStore(tmp_path / "qa.sqlite3")
     store.record_feedback(
-        conversation_id="c1",
-        question="q?",
-        answer="a [1]",
-        citations=[],
-        verdict="up",
-        user="U1",
-        source="slack",
+        Feedback(
+            conversation_id="c1",
+            question="q?",
+            answer="a [1]",
+            citations=[],
+            verdict="up",
+            user="U1",
+            source="slack",
+        )
     )
     store.close()
     result = qa(tmp_path, "feedback", "export")

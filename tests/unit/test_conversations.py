@@ -11,7 +11,7 @@ import pytest
 
 from qa.errors import InputError
 from qa.store.conversations import ConversationStore
-from qa.types import Citation, Turn
+from qa.types import Citation, Feedback, Turn
 
 
 @pytest.fixture
@@ -82,22 +82,26 @@ def test_feedback_is_recorded_and_listed_newest_first(store: ConversationStore) 
         n=1, doc_id="d", source="d.txt", title="T", line_start=3, line_end=3, quote="Quote."
     )
     first = store.record_feedback(
-        conversation_id=None,
-        question="q",
-        answer="a [1]",
-        citations=[citation],
-        verdict="up",
-        user="U1",
-        source="slack",
+        Feedback(
+            conversation_id=None,
+            question="q",
+            answer="a [1]",
+            citations=[citation],
+            verdict="up",
+            user="U1",
+            source="slack",
+        )
     )
     second = store.record_feedback(
-        conversation_id="c",
-        question="q2",
-        answer="a2",
-        citations=[],
-        verdict="down",
-        user=None,
-        source="api",
+        Feedback(
+            conversation_id="c",
+            question="q2",
+            answer="a2",
+            citations=[],
+            verdict="down",
+            user=None,
+            source="api",
+        )
     )
     assert second > first
     listed = store.list_feedback()
@@ -113,12 +117,14 @@ def test_feedback_is_recorded_and_listed_newest_first(store: ConversationStore) 
 def test_invalid_verdict_is_refused(store: ConversationStore) -> None:
     with pytest.raises(InputError, match="verdict"):
         store.record_feedback(
-            conversation_id=None,
-            question="q",
-            answer="a",
-            citations=[],
-            verdict="meh",  # type: ignore[arg-type]
-            user=None,
-            source="api",
+            Feedback(
+                conversation_id=None,
+                question="q",
+                answer="a",
+                citations=[],
+                verdict="meh",  # type: ignore[arg-type]
+                user=None,
+                source="api",
+            )
         )
     assert store.list_feedback() == []

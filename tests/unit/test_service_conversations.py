@@ -12,7 +12,7 @@ from fakes.service import MemoryService, ServiceFactory
 
 from qa.answering.citations import ABSTAIN_TEXT
 from qa.errors import InputError, LLMError, StoreError
-from qa.types import Turn
+from qa.types import Feedback, Turn
 
 BOATS = "How many boats does the fishing fleet have?"
 #: Alone it matches nothing; after BOATS it is about the fleet.
@@ -184,22 +184,26 @@ def test_feedback_round_trip(make: ServiceFactory) -> None:
     service = make(NEWS).service
     answer = service.ask(SHIPS_QUESTION)
     up = service.record_feedback(
-        conversation_id=answer.conversation_id,
-        question=SHIPS_QUESTION,
-        answer=answer.answer,
-        citations=answer.citations,
-        verdict="up",
-        user="U1",
-        source="slack",
+        Feedback(
+            conversation_id=answer.conversation_id,
+            question=SHIPS_QUESTION,
+            answer=answer.answer,
+            citations=answer.citations,
+            verdict="up",
+            user="U1",
+            source="slack",
+        )
     )
     down = service.record_feedback(
-        conversation_id=None,
-        question="Who?",
-        answer=ABSTAIN_TEXT,
-        citations=[],
-        verdict="down",
-        user=None,
-        source="api",
+        Feedback(
+            conversation_id=None,
+            question="Who?",
+            answer=ABSTAIN_TEXT,
+            citations=[],
+            verdict="down",
+            user=None,
+            source="api",
+        )
     )
     assert down > up
     newest, oldest = service.list_feedback()
@@ -217,13 +221,15 @@ def test_feedback_with_a_bad_verdict_is_refused(make: ServiceFactory) -> None:
     service = make().service
     with pytest.raises(InputError, match="verdict"):
         service.record_feedback(
-            conversation_id=None,
-            question="q",
-            answer="a",
-            citations=[],
-            verdict="sideways",  # type: ignore[arg-type]
-            user=None,
-            source="api",
+            Feedback(
+                conversation_id=None,
+                question="q",
+                answer="a",
+                citations=[],
+                verdict="sideways",  # type: ignore[arg-type]
+                user=None,
+                source="api",
+            )
         )
     assert service.list_feedback() == []
 
