@@ -20,7 +20,7 @@ def test_known_variables_and_the_container_s_own_are_accepted(
 ) -> None:
     monkeypatch.setenv("QA_TOP_K", "7")
     monkeypatch.setenv("QA_INGEST_ON_START", "true")  # read by docker/entrypoint.sh
-    assert Settings(_env_file=None).top_k == 7
+    assert Settings(_env_file=None).retrieval.top_k == 7
 
 
 def test_an_unknown_keyword_is_refused() -> None:
