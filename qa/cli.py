@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, describe_location, get_settings
 from qa.errors import InputError, QAError, UpstreamError
 
 if TYPE_CHECKING:
@@ -198,8 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
-            + e["msg"].removeprefix("Value error, ")
+            f"{describe_location(e['loc'])}: " + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         )
         print(f"qa: invalid settings: {problems}", file=sys.stderr)

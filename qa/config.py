@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
@@ -366,6 +366,20 @@ GROUPS = _groups()
 #: Every setting's flat name (QA_ variable without the prefix, lower case; keyword of
 #: ``Settings``) -> (group, field).
 FLAT_NAMES = _flat_names()
+_PLACES = {place: flat for flat, place in FLAT_NAMES.items()}
+
+
+def variable_name(group: str, field: str) -> str:
+    """The environment variable of ``settings.<group>.<field>``: QA_ and its flat name."""
+    return f"QA_{_PLACES[group, field].upper()}"
+
+
+def describe_location(loc: Sequence[int | str]) -> str:
+    """A validation error's location in the terms of the environment: ("retrieval", "top_k")
+    is QA_TOP_K; any other location is dotted, and the empty one is "settings"."""
+    if len(loc) >= 2 and (loc[0], loc[1]) in _PLACES:
+        return variable_name(str(loc[0]), str(loc[1]))
+    return ".".join(map(str, loc)) or "settings"
 
 
 def _route(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from qa.config import (
     RetrievalSettings,
     Settings,
     StoreSettings,
+    describe_location,
     get_settings,
+    variable_name,
 )
 
 #: Every setting's flat name before the settings were grouped: the QA_ variables (and the
@@ -199,8 +201,23 @@ def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None
         Settings(_env_file=None)
     [error] = info.value.errors()
     assert error["loc"] == ("retrieval", "top_k")
+    assert describe_location(error["loc"]) == "QA_TOP_K"
+    assert variable_name("llm", "provider") == "QA_LLM"
     with pytest.raises(ValidationError, match="QA_CHUNK_OVERLAP must be smaller"):
         Settings(_env_file=None, chunk_size=100, chunk_overlap=150)
+
+
+def test_the_cli_names_a_bad_value_s_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QA_LLM_TIMEOUT_S", "-1")
+    get_settings.cache_clear()
+    try:
+        assert main(["ask", "anything"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("qa: invalid settings: QA_LLM_TIMEOUT_S: Input should be greater than 0")
 
 
 def test_the_cli_says_it_in_one_line_and_exits_2(
