@@ -279,7 +279,7 @@ def chunk(doc: Any, embedder: Any) -> list[Any]:
     defaults = Settings(_env_file=None)
     return split_document(
         doc,
-        chunk_size=defaults.chunk_size,
-        chunk_overlap=defaults.chunk_overlap,
+        chunk_size=defaults.ingest.chunk_size,
+        chunk_overlap=defaults.ingest.chunk_overlap,
         length_function=embedder.count_tokens,
     )

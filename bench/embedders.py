@@ -34,7 +34,7 @@ def measure(label: str, embedder: Any, docs: list[Any], ks: list[int]) -> list[l
     rows: list[list[object]] = []
     with common.temp_dir("embedders") as tmp:
         svc = common.service(tmp, embedder=embedder)
-        store = ChromaStore.from_settings(common.settings(tmp))
+        store = ChromaStore.from_settings(common.settings(tmp).store)
         lexical = LexicalIndex()
         answerer = ExtractiveAnswerer(embedder, store.get_document, sentences=store)
         embedder.embed(["warm up"])

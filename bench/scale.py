@@ -92,7 +92,7 @@ def bm25_build(
     lexical.wait()  # and its save, which the load below reads
     settings = svc.settings
     load_s, loaded = common.timed(
-        lambda: LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
+        lambda: LexicalIndex(settings.store.lexical_cache_dir, cache_key=settings.store.identity)
     )
     load_s += common.timed(lambda: loaded.sync(store))[0]
     return {

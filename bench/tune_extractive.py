@@ -26,9 +26,11 @@ def load(spec: str, k: int) -> tuple[str, object, list[tuple[object, list[object
     data_dir, questions = spec.split(":", 1)
     settings = Settings(data_dir=Path(data_dir), _env_file=None)
     service = build_service(settings)
-    store = ChromaStore.from_settings(settings)
+    store = ChromaStore.from_settings(settings.store)
     answerer = ExtractiveAnswerer(
-        VectorCache(build_embedder(settings)), store.get_document, sentences=store
+        VectorCache(build_embedder(settings.embedding, settings.llm)),
+        store.get_document,
+        sentences=store,
     )
     qs = load_questions(Path(questions))
     return Path(questions).stem, answerer, [(q, service.search(q.question, k)) for q in qs]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, describe_location, get_settings
 from qa.errors import ConfigError, InputError, QAError, UpstreamError
 
 if TYPE_CHECKING:
@@ -105,14 +105,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from qa.api.app import create_app
 
-    host = args.host or settings.host
-    port = args.port or settings.port
-    if host not in LOOPBACK and not settings.api_keys and not settings.allow_anonymous:
+    api = settings.api
+    host = args.host or api.host
+    port = args.port or api.port
+    if host not in LOOPBACK and not api.api_keys and not api.allow_anonymous:
         raise CLIError(
             f"refusing to listen on {host} without API keys: set QA_API_KEYS "
             "(or QA_ALLOW_ANONYMOUS=true to accept anonymous requests)"
         )
-    settings = settings.model_copy(update={"host": host, "port": port})
+    settings = settings.model_copy(update={"api": {"host": host, "port": port}})
     uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
     return 0
 
@@ -120,13 +121,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     from qa.slack.socket import run_socket_mode
 
-    if settings.slack_app_token is None or settings.slack_bot_token is None:
+    if settings.slack.app_token is None or settings.slack.bot_token is None:
         # Before the service (and its model) loads: the missing token is the whole story.
         raise ConfigError(
             "qa slack needs QA_SLACK_BOT_TOKEN (xoxb-...) and QA_SLACK_APP_TOKEN (xapp-...)"
         )
 
-    run_socket_mode(settings, _service(settings))
+    run_socket_mode(settings.slack, _service(settings))
     return 0
 
 
@@ -139,7 +140,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from qa.store.conversations import ConversationStore
 
-    for row in ConversationStore(settings.sqlite_path).list_feedback(limit=args.limit):
+    for row in ConversationStore(settings.store.sqlite_path).list_feedback(limit=args.limit):
         print(json.dumps(row, ensure_ascii=False, default=str))
     return 0
 
@@ -203,13 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
-            + e["msg"].removeprefix("Value error, ")
+            f"{describe_location(e['loc'])}: " + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         )
         print(f"qa: invalid settings: {problems}", file=sys.stderr)
         return 2
-    configure_logging(settings, verbose=args.verbose)
+    configure_logging(settings.logging, verbose=args.verbose)
     if args.command not in ("serve", "slack") and not args.verbose:
         # One-shot commands print their result; progress logs are for -v.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))

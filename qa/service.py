@@ -79,7 +79,7 @@ class QAService:
         self._lexical = lexical
         self._condense = condense
         self._language = language
-        self._ingest = IngestPipeline(settings, store, embedder)
+        self._ingest = IngestPipeline(settings.ingest, store, embedder)
 
     # ---------------------------------------------------------------- ingestion
     def ingest_documents(
@@ -130,19 +130,19 @@ class QAService:
 
     # ---------------------------------------------------------------- questions
     def _top_k(self, top_k: int | None) -> int:
-        k = self.settings.top_k if top_k is None else top_k
-        if not 1 <= k <= self.settings.max_top_k:
-            raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
+        retrieval = self.settings.retrieval
+        k = retrieval.top_k if top_k is None else top_k
+        if not 1 <= k <= retrieval.max_top_k:
+            raise InputError(f"top_k must be between 1 and {retrieval.max_top_k}")
         return k
 
     def check_question(self, question: str) -> str:
         text = question.strip()
         if not text:
             raise InputError("question is empty")
-        if len(text) > self.settings.max_question_chars:
-            raise InputError(
-                f"question is longer than {self.settings.max_question_chars} characters"
-            )
+        limit = self.settings.answering.max_question_chars
+        if len(text) > limit:
+            raise InputError(f"question is longer than {limit} characters")
         return text
 
     def search(
@@ -311,4 +311,4 @@ class QAService:
     def readiness(self) -> dict[str, str]:
         """Component states for /readyz; raises StoreError when Chroma is unreachable."""
         self._store.ping()
-        return {"chroma": "ok", "llm": "configured" if self.settings.llm_enabled else "off"}
+        return {"chroma": "ok", "llm": "configured" if self.settings.llm.enabled else "off"}

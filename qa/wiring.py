@@ -53,26 +53,26 @@ def build_service(
         embedder=parts.embedder,
         retriever=retriever,
         answerer=answerer,
-        conversations=ConversationStore(settings.sqlite_path),
+        conversations=ConversationStore(settings.store.sqlite_path),
         lexical=parts.lexical,
         condense=parts.condense,
-        language=LinguaLanguageCheck() if settings.language_check else None,
+        language=LinguaLanguageCheck() if settings.answering.language_check else None,
     )
 
 
 def build_components(settings: Settings, *, embedder: Embedder | None = None) -> Components:
     """Every part of the service, undecorated by metrics."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or build_embedder(settings)
-    store = ChromaStore(lambda: make_chroma_client(settings), settings)
-    lexical = LexicalIndex(settings.lexical_cache_dir, cache_key=settings.store_identity)
+    settings.store.data_dir.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or build_embedder(settings.embedding, settings.llm)
+    store = ChromaStore(lambda: make_chroma_client(settings.store), settings.store)
+    lexical = LexicalIndex(settings.store.lexical_cache_dir, cache_key=settings.store.identity)
     # Questions and answer sentences: concurrent requests share model runs, and the question
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
     vectors = VectorCache(BatchingEmbedder(embedder))
     retriever: Retriever = HybridRetriever(
-        store, vectors, lexical, store, mode=settings.retrieval_mode
+        store, vectors, lexical, store, mode=settings.retrieval.mode
     )
-    threshold = settings.min_evidence_score
+    threshold = settings.answering.min_evidence_score
     extractive = ExtractiveAnswerer(
         vectors,
         store.get_document,
@@ -81,19 +81,19 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
     )
     answerer: Answerer = extractive
     condense: Condenser = naive_condense
-    if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
+    if settings.llm.enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
         from qa.prompts import load_prompts
 
         chat: ChatModel
-        if settings.llm == "scripted":
+        if settings.llm.provider == "scripted":
             from qa.llm.scripted import ScriptedChatModel
 
             chat = ScriptedChatModel()
         else:
             from qa.llm.openai_chat import build_chat_model
 
-            built = build_chat_model(settings)
+            built = build_chat_model(settings.llm)
             assert built is not None
             chat = built
         # Metered before the answerer and its condenser are built around it: both count.
@@ -101,7 +101,7 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
             MeteredChatModel(chat),
             extractive,
             store.get_document,
-            load_prompts(settings.prompts_dir),
+            load_prompts(settings.answering.prompts_dir),
         )
         answerer = llm
         condense = llm.condense

@@ -15,7 +15,7 @@ from qa.api.errors import error_body, install_error_handlers, status_for
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
 from qa.api.routes import router
-from qa.config import Settings, get_settings
+from qa.config import Settings, SlackSettings, get_settings
 from qa.errors import QAError
 from qa.service import QAService
 from qa.wiring import build_service
@@ -48,11 +48,11 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.state.service = service
     app.state.settings = settings
     install_error_handlers(app)
-    install_middleware(app, settings)
+    install_middleware(app, settings.api, settings.ingest)
     app.include_router(router)
     app.include_router(models_router)
-    if settings.slack_bot_token and settings.slack_signing_secret:
-        _mount_slack(app, settings)
+    if settings.slack.bot_token and settings.slack.signing_secret:
+        _mount_slack(app, settings.slack)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -72,14 +72,14 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     return app
 
 
-def _mount_slack(app: FastAPI, settings: Settings) -> None:
+def _mount_slack(app: FastAPI, slack: SlackSettings) -> None:
     """POST /slack/events, with the bolt app built once around the app's service."""
     from qa.api.slack_routes import mount_slack
     from qa.slack.app import build_slack_app
 
     def bolt_app() -> Any:
         if getattr(app.state, "slack_app", None) is None:
-            app.state.slack_app = build_slack_app(settings, app.state.service)
+            app.state.slack_app = build_slack_app(slack, app.state.service)
         return app.state.slack_app
 
     mount_slack(app, bolt_app)

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.errors import error_body
 from qa.api.security import install_security, route_path
-from qa.config import Settings
+from qa.config import ApiSettings, IngestSettings
 from qa.observability.logs import request_id_var
 from qa.observability.metrics import CONTENT_TYPE_LATEST, Metrics, activate, deactivate
 
@@ -219,16 +219,17 @@ def oversized_document(body: bytes, limit: int) -> str | None:
     return None
 
 
-def install_middleware(app: FastAPI, settings: Settings) -> Metrics:
-    """Install size limits, auth and rate limits, request ids, metrics and GET /metrics."""
+def install_middleware(app: FastAPI, api: ApiSettings, ingest: IngestSettings) -> Metrics:
+    """Install size limits (a request's from ``api``, a document's from ``ingest``), auth and
+    rate limits, request ids, metrics and GET /metrics."""
     metrics = Metrics()
     app.state.metrics = metrics
     app.add_middleware(
         BodyLimitMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        max_document_bytes=settings.max_document_bytes,
+        max_body_bytes=api.max_body_bytes,
+        max_document_bytes=ingest.max_document_bytes,
     )
-    install_security(app, settings)  # added last, so it runs before the body is read
+    install_security(app, api)  # added last, so it runs before the body is read
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

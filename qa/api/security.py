@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa.api.errors import error_body
-from qa.config import Settings
+from qa.config import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,11 @@ def _openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def install_security(app: FastAPI, settings: Settings) -> None:
+def install_security(app: FastAPI, api: ApiSettings) -> None:
     """Add the auth and rate-limit middleware, and declare bearer auth in the OpenAPI schema."""
-    keys = [key.get_secret_value().encode("utf-8") for key in settings.api_keys]
+    keys = [key.get_secret_value().encode("utf-8") for key in api.api_keys]
     app.add_middleware(
-        SecurityMiddleware, api_keys=keys, rate_limit_per_minute=settings.rate_limit_per_minute
+        SecurityMiddleware, api_keys=keys, rate_limit_per_minute=api.rate_limit_per_minute
     )
     if keys:
         # FastAPI documents replacing app.openapi to customise the schema.

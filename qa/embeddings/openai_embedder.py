@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import openai
 
-from qa.config import PLACEHOLDER_API_KEY, Settings
+from qa.config import PLACEHOLDER_API_KEY, EmbeddingSettings, LLMSettings
 from qa.errors import ConfigError, EmbedderError
 from qa.ports import Vectors
 
@@ -125,10 +125,11 @@ class OpenAIEmbedder:
         return unit
 
 
-def build_openai_embedder(settings: Settings) -> OpenAIEmbedder:
-    """The embeddings API the settings name (``QA_EMBEDDER=openai``)."""
-    base_url = settings.embedding_base_url or settings.llm_base_url
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+def build_openai_embedder(embedding: EmbeddingSettings, llm: LLMSettings) -> OpenAIEmbedder:
+    """The embeddings API the settings name (``QA_EMBEDDER=openai``), reached with the LLM
+    endpoint's key, timeout and retries (and its base URL unless the embedding one is set)."""
+    base_url = embedding.base_url or llm.base_url
+    key = llm.api_key.get_secret_value() if llm.api_key else None
     if base_url is None and key is None:
         raise ConfigError(
             "QA_EMBEDDER=openai needs QA_LLM_API_KEY (or OPENAI_API_KEY) or a base URL "
@@ -138,9 +139,7 @@ def build_openai_embedder(settings: Settings) -> OpenAIEmbedder:
         base_url=base_url,
         # Self-hosted servers (vLLM, Ollama) accept any key, but the SDK insists on one.
         api_key=key or PLACEHOLDER_API_KEY,
-        max_retries=settings.llm_max_retries,
-        timeout=settings.llm_timeout_s,
+        max_retries=llm.max_retries,
+        timeout=llm.timeout_s,
     )
-    return OpenAIEmbedder(
-        client, settings.embedding_model, batch_size=settings.embedding_batch_size
-    )
+    return OpenAIEmbedder(client, embedding.model, batch_size=embedding.batch_size)

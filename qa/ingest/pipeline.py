@@ -18,7 +18,7 @@ from qa.text import document_sentences
 from qa.types import Chunk, Document, DocumentWrite
 
 if TYPE_CHECKING:
-    from qa.config import Settings
+    from qa.config import IngestSettings
 
 #: Chunks embedded per call across documents (bigger batches keep the embedder busy).
 EMBED_GROUP = 256
@@ -104,8 +104,8 @@ def _unique(loaded: list[tuple[Document, str]], errors: list[IngestError]) -> li
 class IngestPipeline:
     """Chunks, embeds and stores documents; unchanged ones (same content hash) cost nothing."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
-        self._settings = settings
+    def __init__(self, config: IngestSettings, store: Store, embedder: Embedder) -> None:
+        self._config = config
         self._store = store
         self._embedder = embedder
         self._embedder_checked = False
@@ -118,8 +118,8 @@ class IngestPipeline:
     def _chunk(self, doc: Document) -> list[Chunk]:
         return split_document(
             doc,
-            chunk_size=self._settings.chunk_size,
-            chunk_overlap=self._settings.chunk_overlap,
+            chunk_size=self._config.chunk_size,
+            chunk_overlap=self._config.chunk_overlap,
             length_function=self._embedder.count_tokens,
         )
 
@@ -158,7 +158,7 @@ class IngestPipeline:
         if not pending:
             return
         sentences = [
-            document_sentences(doc) if self._settings.sentence_vectors else [] for doc, _ in pending
+            document_sentences(doc) if self._config.sentence_vectors else [] for doc, _ in pending
         ]
         texts = [chunk.text for _, chunks in pending for chunk in chunks]
         texts += [s.text for found in sentences for s in found]
@@ -192,7 +192,7 @@ class IngestPipeline:
     ) -> IngestReport:
         """Ingest files and folders; bad files are reported, the rest still ingested."""
         report = IngestReport()
-        loaded = load_paths(paths, max_document_bytes=self._settings.max_document_bytes)
+        loaded = load_paths(paths, max_document_bytes=self._config.max_document_bytes)
         report.skipped += len(loaded.skipped)
         report.failed += len(loaded.errors)
         report.errors.extend(str(err) for err in loaded.errors)

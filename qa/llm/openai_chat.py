@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import openai
 
-from qa.config import PLACEHOLDER_API_KEY, Settings
+from qa.config import PLACEHOLDER_API_KEY, LLMSettings
 from qa.errors import LLMError
 from qa.ports import Message
 from qa.types import ChatReply, ChatUsage
@@ -116,15 +116,15 @@ class OpenAIChatModel:
         yield ChatReply(text="".join(parts), usage=usage)
 
 
-def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
+def build_chat_model(llm: LLMSettings) -> OpenAIChatModel | None:
     """The configured chat model, or None when no LLM is configured (extractive only)."""
-    if not settings.llm_enabled or settings.llm == "scripted":
+    if not llm.enabled or llm.provider == "scripted":
         return None
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else PLACEHOLDER_API_KEY
+    key = llm.api_key.get_secret_value() if llm.api_key else PLACEHOLDER_API_KEY
     client = openai.OpenAI(
         api_key=key,
-        base_url=settings.llm_base_url,
-        timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
+        base_url=llm.base_url,
+        timeout=llm.timeout_s,
+        max_retries=llm.max_retries,
     )
-    return OpenAIChatModel(client, settings.llm_model, temperature=settings.llm_temperature)
+    return OpenAIChatModel(client, llm.model, temperature=llm.temperature)

@@ -8,7 +8,7 @@ import sys
 from contextvars import ContextVar
 from typing import Any
 
-from qa.config import Settings
+from qa.config import LoggingSettings
 
 #: The id of the HTTP request being served (set by the API middleware; None elsewhere).
 request_id_var: ContextVar[str | None] = ContextVar("qa_request_id", default=None)
@@ -41,11 +41,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
+def configure_logging(config: LoggingSettings, *, verbose: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     # On the handler, not a logger: logger filters skip records propagated from children.
     handler.addFilter(RequestIdFilter())
-    if settings.log_json:
+    if config.json_lines:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
@@ -53,7 +53,7 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else settings.log_level.upper())
+    root.setLevel(logging.DEBUG if verbose else config.level.upper())
     if not verbose:
         # A handler filter, not logger levels: some libraries (bm25s) set their logger to
         # DEBUG when they are first imported, which happens after this runs.

@@ -15,7 +15,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from qa.config import Settings
+from qa.config import SlackSettings
 from qa.errors import ConfigError
 from qa.service import QAService
 from qa.slack.handlers import SlackBot
@@ -75,12 +75,12 @@ def redelivery_filter(
     return skip_redeliveries
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """A WebClient on ``settings.slack_api_url`` that retries once on 429 and lost connections."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+def make_web_client(slack: SlackSettings) -> WebClient:
+    """A WebClient on ``slack.api_url`` that retries once on 429 and lost connections."""
+    token = slack.bot_token.get_secret_value() if slack.bot_token else None
     return WebClient(
         token=token,
-        base_url=settings.slack_api_url,
+        base_url=slack.api_url,
         timeout=15,
         retry_handlers=[
             ConnectionErrorRetryHandler(),
@@ -90,7 +90,7 @@ def make_web_client(settings: Settings) -> WebClient:
 
 
 def build_slack_app(
-    settings: Settings,
+    slack: SlackSettings,
     service: QAService,
     *,
     client: WebClient | None = None,
@@ -103,14 +103,14 @@ def build_slack_app(
     in a lazy listener on bolt's thread pool (bolt's documented pattern for slow work). The
     same code serves Socket Mode, where request signing is replaced by the app token.
     """
-    if settings.slack_bot_token is None:
+    if slack.bot_token is None:
         raise ConfigError("QA_SLACK_BOT_TOKEN is required for the Slack bot")
-    secret = settings.slack_signing_secret
+    secret = slack.signing_secret
     if not socket_mode and secret is None:
         raise ConfigError("QA_SLACK_SIGNING_SECRET is required for the Slack Events API")
-    client = client or make_web_client(settings)
+    client = client or make_web_client(slack)
     if client.token is None:
-        client.token = settings.slack_bot_token.get_secret_value()
+        client.token = slack.bot_token.get_secret_value()
     app = App(
         name="qa",
         client=client,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import Settings
+from qa.config import StoreSettings
 from qa.errors import EmbedderMismatchError, InputError
 from qa.lru import LRU
 from qa.ports import Vectors
@@ -115,41 +115,40 @@ class ChromaStore:
     def __init__(
         self,
         client_factory: ClientFactory,
-        settings: Settings | None = None,
+        config: StoreSettings | None = None,
         *,
         chunks_collection: str | None = None,
         documents_collection: str | None = None,
         revision_ttl: float | None = None,
         hit_cache_size: int | None = None,
     ) -> None:
-        """Collection names: the explicit ones, else those in ``settings``, else the defaults.
+        """Collection names: the explicit ones, else those in ``config``, else the defaults.
 
-        ``revision_ttl`` (else ``settings.revision_poll_s``, else 0): seconds a revision
+        ``revision_ttl`` (else ``config.revision_poll_s``, else 0): seconds a revision
         read from Chroma is reused. This store's own writes update it at once; other
         processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
         each ask would otherwise be a Chroma read (see bench/README.md). ``hit_cache_size`` (else
-        ``settings.hit_cache_size``): passages kept by chunk id for ``get_hits``.
+        ``config.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         """
         self._db = ChromaConnection(
             client_factory,
             CollectionNames(
-                chunks_collection or (settings.chunks_collection if settings else "qa_chunks"),
-                documents_collection
-                or (settings.documents_collection if settings else "qa_documents"),
+                chunks_collection or (config.chunks_collection if config else "qa_chunks"),
+                documents_collection or (config.documents_collection if config else "qa_documents"),
             ),
         )
         if revision_ttl is None:
-            revision_ttl = settings.revision_poll_s if settings else 0.0
+            revision_ttl = config.revision_poll_s if config else 0.0
         self._revision_ttl = revision_ttl
         self._revision: tuple[float, str] | None = None  # (monotonic time read, value)
         self._revision_lock = threading.Lock()
         if hit_cache_size is None:
-            hit_cache_size = settings.hit_cache_size if settings else 4096
+            hit_cache_size = config.hit_cache_size if config else 4096
         self._hits: LRU[str, Hit] = LRU(hit_cache_size)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChromaStore:
-        return cls(partial(make_chroma_client, settings), settings)
+    def from_settings(cls, config: StoreSettings) -> ChromaStore:
+        return cls(partial(make_chroma_client, config), config)
 
     # --- plumbing ------------------------------------------------------------------------
 

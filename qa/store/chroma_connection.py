@@ -20,7 +20,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.errors import ChromaError
 
-from qa.config import Settings
+from qa.config import StoreSettings
 from qa.errors import QAError, StoreError
 
 logger = logging.getLogger(__name__)
@@ -32,11 +32,11 @@ PAGE = 5000  # Chroma pages by offset, so each page costs a skip: fewer, larger 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
-def make_chroma_client(settings: Settings) -> ClientAPI:
-    """An HttpClient for ``settings.chroma_url``, else a PersistentClient in data_dir/chroma."""
+def make_chroma_client(store: StoreSettings) -> ClientAPI:
+    """An HttpClient for ``store.chroma_url``, else a PersistentClient in data_dir/chroma."""
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        url = urlsplit(settings.chroma_url)
+    if store.chroma_url:
+        url = urlsplit(store.chroma_url)
         ssl = url.scheme == "https"
         client = chromadb.HttpClient(
             host=url.hostname or "localhost",
@@ -50,7 +50,7 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
         if isinstance(session, httpx.Client):
             session.timeout = HTTP_TIMEOUT
         return client
-    path = settings.data_dir / "chroma"
+    path = store.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 

@@ -17,7 +17,7 @@ import pytest
 from chromadb.api.models.Collection import Collection
 from fakes.chroma_server import ChromaServer
 
-from qa.config import Settings
+from qa.config import Settings, StoreSettings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import EmbedderMismatchError, InputError, StoreError
 from qa.store.chroma import HTTP_TIMEOUT, ChromaStore, make_chroma_client
@@ -125,14 +125,14 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
     else:
         url = request.getfixturevalue("chroma_server")
         settings = Settings(_env_file=None, data_dir=tmp_path, chroma_url=url)
-    settings = settings.model_copy(
+    store = settings.store.model_copy(
         update={
             "chunks_collection": f"chunks-{suffix}",
             "documents_collection": f"docs-{suffix}",
             "revision_poll_s": 0.0,  # see test_revision_ttl for the cached reads
         }
     )
-    return partial(ChromaStore.from_settings, settings)
+    return partial(ChromaStore.from_settings, store)
 
 
 @pytest.fixture
@@ -375,8 +375,8 @@ def test_revision_seen_across_store_instances(make_store: StoreMaker) -> None:
 
 def test_revision_ttl(make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cached revision: own writes are seen at once, another process's after the TTL."""
-    settings = make_store.args[0]  # type: ignore[attr-defined]
-    polling = ChromaStore(partial(make_chroma_client, settings), settings, revision_ttl=30)
+    config = make_store.args[0]  # type: ignore[attr-defined]
+    polling = ChromaStore(partial(make_chroma_client, config), config, revision_ttl=30)
     writer = make_store()
     first = polling.revision()
     store_doc(writer, *make_doc("a1", ARTICLE))
@@ -478,10 +478,10 @@ def test_local_embedder_end_to_end(store: ChromaStore, local_embedder: Any) -> N
 
 @pytest.mark.server
 def test_make_chroma_client_modes(chroma_server: str, tmp_path: Path) -> None:
-    embedded = make_chroma_client(Settings(_env_file=None, data_dir=tmp_path))
+    embedded = make_chroma_client(StoreSettings(data_dir=tmp_path))
     assert (tmp_path / "chroma").is_dir()
     assert embedded.heartbeat() > 0
-    remote = make_chroma_client(Settings(_env_file=None, chroma_url=chroma_server))
+    remote = make_chroma_client(StoreSettings(chroma_url=chroma_server))
     assert remote.heartbeat() > 0
     # A stalled server must not hang request threads forever (chromadb's default is None).
     assert remote._server._session.timeout == HTTP_TIMEOUT  # type: ignore[attr-defined]
@@ -495,7 +495,7 @@ def test_store_error_while_server_down_and_recovery(
     settings = Settings(
         _env_file=None, data_dir=tmp_path, chroma_url=server.url, revision_poll_s=0.0
     )
-    store = ChromaStore.from_settings(settings)  # Chroma not running yet: still fine
+    store = ChromaStore.from_settings(settings.store)  # Chroma not running yet: still fine
     with pytest.raises(StoreError) as info:
         store.ping()
     assert info.value.retryable is True

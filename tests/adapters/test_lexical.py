@@ -294,8 +294,8 @@ def test_sync_notices_another_store_instance_writing(
     embedder = HashingEmbedder(32)
     settings = Settings(_env_file=None, data_dir=tmp_path, revision_poll_s=0.0)
     reader, writer = (
-        ChromaStore.from_settings(settings),
-        ChromaStore.from_settings(settings),
+        ChromaStore.from_settings(settings.store),
+        ChromaStore.from_settings(settings.store),
     )
     listings = []
     full_listing = reader.document_hashes

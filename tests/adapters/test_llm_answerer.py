@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
-from qa.config import Settings
+from qa.config import LLMSettings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import LLMError
 from qa.llm.openai_chat import OpenAIChatModel, build_chat_model
@@ -298,14 +298,9 @@ def test_streaming_without_usage_from_the_server(server: ChatServer) -> None:
 
 
 def test_build_chat_model_follows_settings(server: ChatServer) -> None:
-    assert build_chat_model(Settings(llm_base_url=None, llm_api_key=None)) is None
+    assert build_chat_model(LLMSettings(base_url=None, api_key=None)) is None
     model = build_chat_model(
-        Settings(
-            llm_base_url=server.url,
-            llm_api_key=SecretStr("secret"),
-            llm_model="m1",
-            llm_max_retries=0,
-        )
+        LLMSettings(base_url=server.url, api_key=SecretStr("secret"), model="m1", max_retries=0)
     )
     assert model is not None
     assert model.model == "m1"

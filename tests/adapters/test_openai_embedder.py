@@ -138,7 +138,7 @@ def test_factory_builds_openai_embedder(
         llm_api_key="secret",
         embedding_batch_size=3,
     )
-    embedder = build_embedder(settings)
+    embedder = build_embedder(settings.embedding, settings.llm)
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.embed(["a", "b", "c", "d"]).shape == (4, 32)
     calls = server.requests_to(EMBEDDINGS)
@@ -154,7 +154,7 @@ def test_factory_falls_back_to_llm_url_without_key(
     settings = Settings(
         _env_file=None, embedder="openai", embedding_model="local-e5", llm_base_url=server.base_url
     )
-    embedder = build_embedder(settings)
+    embedder = build_embedder(settings.embedding, settings.llm)
     assert embedder.embed(["a"]).shape == (1, 32)
     assert embedder.name == "openai:local-e5"
     assert server.requests_to(EMBEDDINGS)[0].headers["authorization"] == "Bearer not-needed"
@@ -163,13 +163,15 @@ def test_factory_falls_back_to_llm_url_without_key(
 def test_factory_refuses_openai_without_key_or_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("QA_LLM_API_KEY", raising=False)
+    settings = Settings(_env_file=None, embedder="openai")
     with pytest.raises(ConfigError, match="QA_LLM_API_KEY"):
-        build_embedder(Settings(_env_file=None, embedder="openai"))
+        build_embedder(settings.embedding, settings.llm)
 
 
 def test_factory_default_is_local(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QA_EMBEDDER", raising=False)
-    embedder = build_embedder(Settings(_env_file=None, embedding_batch_size=8))
+    settings = Settings(_env_file=None, embedding_batch_size=8)
+    embedder = build_embedder(settings.embedding, settings.llm)
     assert isinstance(embedder, LocalMiniLMEmbedder)
     assert embedder.name == "local:all-MiniLM-L6-v2-onnx-int8"
 

@@ -24,7 +24,7 @@ def test_scripted_llm_answers_through_the_llm_path(tmp_path: Path) -> None:
 
 def test_off_means_extractive_even_with_a_key(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, llm="off", llm_api_key="k", _env_file=None)
-    assert not settings.llm_enabled
+    assert not settings.llm.enabled
     service = build_service(settings)
     service.ingest_paths([SEEDS])
     assert service.ask("Who is Dmitry Peskov?").mode == "extractive"

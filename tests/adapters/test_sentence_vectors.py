@@ -48,11 +48,11 @@ def seeded(tmp_path: Path, **overrides: Any) -> tuple[QAService, ChromaStore, Co
     """A service over the seeds, a second handle on its store, and its counted embedder
     (counting starts after the ingest)."""
     settings = Settings(data_dir=tmp_path, _env_file=None, **overrides)
-    counting = Counting(build_embedder(settings))
+    counting = Counting(build_embedder(settings.embedding, settings.llm))
     service = build_service(settings, embedder=counting)
     assert service.ingest_paths([SEEDS]).failed == 0
     counting.texts.clear()
-    return service, ChromaStore.from_settings(settings), counting
+    return service, ChromaStore.from_settings(settings.store), counting
 
 
 def test_pack_round_trip_keeps_cosines() -> None:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api.app import create_app
-from qa.config import Settings
+from qa.config import LoggingSettings, Settings
 from qa.observability.logs import JsonFormatter, RequestIdFilter, configure_logging
 from qa.observability.metrics import (
     Metrics,
@@ -291,7 +291,7 @@ def test_configure_logging_stamps_request_ids_in_plain_text(tmp_path: Path) -> N
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        configure_logging(Settings(data_dir=tmp_path, log_json=False, _env_file=None))
+        configure_logging(LoggingSettings(json_lines=False))
         handler = root.handlers[0]
         assert any(isinstance(f, RequestIdFilter) for f in handler.filters)
         record = logging.LogRecord("qa.x", logging.INFO, __file__, 1, "hello", None, None)

@@ -33,7 +33,7 @@ def _memory(request: pytest.FixtureRequest) -> Store:
 
 def _chroma(request: pytest.FixtureRequest) -> Store:
     tmp_path: Path = request.getfixturevalue("tmp_path")
-    return ChromaStore.from_settings(Settings(data_dir=tmp_path, _env_file=None))
+    return ChromaStore.from_settings(Settings(data_dir=tmp_path, _env_file=None).store)
 
 
 # One line per backend: pytest.param(factory, id=..., marks=...).

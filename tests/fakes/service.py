@@ -103,8 +103,8 @@ class ServiceFactory:
         embedder = HashingEmbedder()
         vectors = VectorCache(embedder)
         lexical = LexicalIndex()
-        retriever = HybridRetriever(store, vectors, lexical, store, mode=config.retrieval_mode)
-        threshold = config.min_evidence_score
+        retriever = HybridRetriever(store, vectors, lexical, store, mode=config.retrieval.mode)
+        threshold = config.answering.min_evidence_score
         extractive = ExtractiveAnswerer(
             vectors,
             store.get_document,
@@ -117,7 +117,7 @@ class ServiceFactory:
         if llm is not None:
             chat = llm if isinstance(llm, ScriptedChatModel) else ScriptedChatModel(llm)
             llm_answerer = LLMAnswerer(
-                chat, extractive, store.get_document, load_prompts(config.prompts_dir)
+                chat, extractive, store.get_document, load_prompts(config.answering.prompts_dir)
             )
             answerer, condense = llm_answerer, llm_answerer.condense
         conversations = ConversationStore(sqlite_path)

@@ -32,7 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from qa.api.app import create_app
 from qa.api.slack_routes import SLACK_EVENTS_PATH, mount_slack
-from qa.config import Settings
+from qa.config import Settings, SlackSettings
 from qa.errors import ConfigError, StoreError
 from qa.service import QAService
 from qa.slack.app import build_slack_app
@@ -65,19 +65,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     return service
 
 
-def slack_settings(service: QAService, stub: SlackAPIStub) -> Settings:
-    return service.settings.model_copy(
-        update={
-            "slack_bot_token": SecretStr(TOKEN),
-            "slack_signing_secret": SecretStr(SECRET),
-            "slack_api_url": stub.base_url,
-        }
+def slack_settings(stub: SlackAPIStub) -> SlackSettings:
+    return SlackSettings(
+        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=stub.base_url
     )
 
 
 @pytest.fixture(scope="module")
 def bolt_app(service: QAService, stub: SlackAPIStub) -> App:
-    return build_slack_app(slack_settings(service, stub), service)
+    return build_slack_app(slack_settings(stub), service)
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +339,7 @@ def test_too_long_question_gets_told_what_to_fix(
     http: TestClient, stub: SlackAPIStub, service: QAService
 ) -> None:
     channel = new_channel()
-    event = mention(channel, "why " * service.settings.max_question_chars)
+    event = mention(channel, "why " * service.settings.answering.max_question_chars)
     post_event(http, event)
     [update] = wait_answers(stub, channel, event["ts"])
     assert update.args["text"].startswith(":information_source: question is longer than")
@@ -444,7 +440,7 @@ def test_feedback_after_a_restart_is_rebuilt_from_history(
     post_event(http, event)
     [update] = wait_answers(stub, channel, event["ts"])
 
-    restarted = build_slack_app(slack_settings(service, stub), service)  # empty memory
+    restarted = build_slack_app(slack_settings(stub), service)  # empty memory
     payload_http = create_app(service)
     mount_slack(payload_http, restarted)
     with TestClient(payload_http) as fresh:
@@ -524,8 +520,8 @@ def test_dispatch_accepts_a_signed_bolt_request(bolt_app: App, stub: SlackAPIStu
 def test_socket_mode_acks_the_envelope_and_answers(service: QAService, stub: SlackAPIStub) -> None:
     with SocketModeEndpoint() as endpoint:
         stub.socket_url = endpoint.url
-        settings = slack_settings(service, stub).model_copy(
-            update={"slack_app_token": SecretStr("xapp-test"), "slack_signing_secret": None}
+        settings = slack_settings(stub).model_copy(
+            update={"app_token": SecretStr("xapp-test"), "signing_secret": None}
         )
         stop = threading.Event()
         runner = threading.Thread(
@@ -558,15 +554,15 @@ def test_socket_mode_acks_the_envelope_and_answers(service: QAService, stub: Sla
 @pytest.mark.parametrize(
     ("update", "socket", "missing"),
     [
-        ({"slack_bot_token": None}, False, "QA_SLACK_BOT_TOKEN"),
-        ({"slack_signing_secret": None}, False, "QA_SLACK_SIGNING_SECRET"),
-        ({"slack_app_token": None}, True, "QA_SLACK_APP_TOKEN"),
+        ({"bot_token": None}, False, "QA_SLACK_BOT_TOKEN"),
+        ({"signing_secret": None}, False, "QA_SLACK_SIGNING_SECRET"),
+        ({"app_token": None}, True, "QA_SLACK_APP_TOKEN"),
     ],
 )
 def test_missing_secrets_are_refused_at_startup(
     service: QAService, stub: SlackAPIStub, update: dict[str, Any], socket: bool, missing: str
 ) -> None:
-    settings = slack_settings(service, stub).model_copy(update=update)
+    settings = slack_settings(stub).model_copy(update=update)
     start = run_socket_mode if socket else build_slack_app
     with pytest.raises(ConfigError, match=missing):
         start(settings, service)

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from qa.config import Settings
+from qa.config import LoggingSettings
 from qa.observability.logs import configure_logging
 
 
 def test_library_debug_is_dropped_but_our_info_and_their_warnings_pass(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging(Settings(_env_file=None, log_level="DEBUG"))
+    configure_logging(LoggingSettings(level="DEBUG"))
     try:
         library = logging.getLogger("bm25s")
         library.setLevel(logging.DEBUG)  # what bm25s does when it is imported

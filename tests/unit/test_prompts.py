@@ -21,7 +21,7 @@ def write(folder: Path, answer: str = GOOD_ANSWER, condense: str = GOOD_CONDENSE
 
 
 def test_shipped_prompts_load_and_render() -> None:
-    prompts = load_prompts(Settings().prompts_dir)
+    prompts = load_prompts(Settings().answering.prompts_dir)
     text = prompts.render_answer(sources='<source n="1">x</source>', question="Q?", history="")
     assert '<source n="1">x</source>' in text
     assert "The articles don't say." in text
