@@ -4,7 +4,7 @@ and decorates it once (batching, caching, metrics)."""
 from __future__ import annotations
 
 from qa.answering.condense import naive_condense
-from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
 from qa.embeddings.cache import VectorCache
@@ -32,12 +32,9 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
     retriever: Retriever = HybridRetriever(
         store, vectors, lexical, store, mode=settings.retrieval_mode
     )
-    threshold = settings.min_evidence_score
+    # The evidence model is read here: a missing or corrupt model file stops startup.
     extractive = ExtractiveAnswerer(
-        vectors,
-        store.get_document,
-        sentences=store,
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        vectors, store.get_document, sentences=store, threshold=settings.min_evidence_score
     )
     answerer: Answerer = extractive
     condense: Condenser = naive_condense
