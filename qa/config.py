@@ -172,8 +172,9 @@ class AnsweringSettings(SettingsGroup):
         None,
         ge=0,
         le=1,
-        description="Abstain when the best evidence sentence scores below this "
-        "(unset: the value calibrated on the eval sets).",
+        description="Abstain when the confidence of the best evidence sentence (the calibrated "
+        "chance that it answers, Answer.confidence) is below this (unset: the threshold "
+        "shipped with the evidence model, chosen on the eval sets).",
     )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
     language_check: bool = Field(

@@ -204,6 +204,14 @@ class Answer(_Frozen):
     degraded: bool = False
     degraded_reason: str | None = None
     dropped_citations: int = 0
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Estimated chance that the first citation supports a correct answer "
+        "(the evidence model's calibrated score of the best sentence; below the service's "
+        "threshold it abstains). None when nothing was scored.",
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
     #: Set when the question is in a language the models cannot read (then nothing is cited).
     unsupported_language: str | None = None

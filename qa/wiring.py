@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.answering.condense import naive_condense
-from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
 from qa.embeddings.cache import VectorCache
@@ -72,12 +72,12 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
     retriever: Retriever = HybridRetriever(
         store, vectors, lexical, store, mode=settings.retrieval.mode
     )
-    threshold = settings.answering.min_evidence_score
+    # The evidence model is read here: a missing or corrupt model file stops startup.
     extractive = ExtractiveAnswerer(
         vectors,
         store.get_document,
         sentences=store,
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        threshold=settings.answering.min_evidence_score,
     )
     answerer: Answerer = extractive
     condense: Condenser = naive_condense

@@ -8,20 +8,23 @@ from qa.answering.citations import (
     verify_citation,
 )
 from qa.answering.condense import naive_condense
-from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
+from qa.answering.evidence import EvidenceModel, EvidenceModelError, load_model
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
 from qa.answering.sentences import Source, build_sources
 from qa.text import Sentence, sentences_for_hit
 
 __all__ = [
     "ABSTAIN_TEXT",
-    "DEFAULT_THRESHOLD",
+    "EvidenceModel",
+    "EvidenceModelError",
     "ExtractiveAnswerer",
     "LLMAnswerer",
     "Sentence",
     "Source",
     "SupportFn",
     "build_sources",
+    "load_model",
     "naive_condense",
     "parse_markers",
     "resolve_citations",

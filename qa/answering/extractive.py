@@ -1,105 +1,65 @@
-"""Offline answers: the retrieved sentences that best answer the question, each cited."""
+"""Offline answers: the retrieved sentences that best answer the question, each cited.
+
+Sentences are ranked by the learned evidence model (qa/answering/evidence.py); the answerer
+abstains when the calibrated confidence of the best one is below ``threshold``."""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for
+from qa.answering.evidence import (
+    QUANTITY,
+    EvidenceModel,
+    bag,
+    features,
+    gather,
+    is_fragment,
+    load_model,
+)
 from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
-from qa.embeddings.packing import unpack
 from qa.ports import Embedder, SentenceIndex, Vectors
-from qa.text import Sentence, numbers, terms
+from qa.text import Sentence, numbers
 from qa.types import Answer, Citation, Hit, Mode, Turn
 
-# Calibrated with bench/tune_extractive.py on shared/eval (seed questions and wikiqa-dev):
-# the threshold sits between the seeds' answerable and unanswerable best-sentence scores,
-# with a margin on both sides, and takes most of what a higher bar gains in abstention on
-# wikiqa-dev for little false abstention (figures in bench/README.md).
-DEFAULT_THRESHOLD = 0.45
-# Weight of embedding cosine against idf-weighted lexical coverage in the combined score.
-DENSE_WEIGHT = 0.6
-# Bonus for a sentence holding a number when the question asks for a quantity or a date...
-NUMBER_BONUS = 0.05
-# ...and the factor for one that cannot answer it (no new number, no time expression).
-ANSWER_TYPE_FACTOR = 0.85
-# Headlines, datelines and other fragments without a full stop make poor answers.
-FRAGMENT_FACTOR = 0.9
-# Extra sentences must score at least this share of the best one and EXTRA_FLOOR...
-NEAR_BEST = 0.85
-EXTRA_FLOOR = 0.5
+# Extra sentences must clear the abstention bar themselves and have a logit within this of
+# the best one's (on the cached dev-set candidates, wider margins only lowered citation
+# precision on all three sets, and so did headlines and other fragments: bench/README.md)...
+NEAR_BEST_LOGIT = 0.25
 # ...or, giving another number from another document, this share for the best sentence of
 # their paragraph and CONFLICT_FLOOR for themselves.
-CONFLICT_SHARE = 0.6
+CONFLICT_SHARE = 0.5
 CONFLICT_FLOOR = 0.5
 # Sentences this similar to one already chosen repeat it.
 DUPLICATE_COSINE = 0.9
 DUPLICATE_JACCARD = 0.6
-# Sentences embedded per question (the rest are ranked out by lexical coverage first; on
-# shared/eval that scores the same as embedding all of them, for less work: bench/README.md),
-# and the lexical handicap per retrieval rank of the passage a sentence comes from.
-MAX_EMBEDDED = 8
-SOURCE_PRIOR = 0.02
-
-_QUANTITY = re.compile(
-    r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
-    r"which (year|date)|percentage|number of)\b",
-    re.IGNORECASE,
-)
-_TIME_QUESTION = re.compile(r"\b(when|what (year|date|time|day)|which (year|date|day))\b", re.I)
-_TIME_WORDS = re.compile(
-    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sept?(ember)?|"
-    r"oct(ober)?|nov(ember)?|dec(ember)?|monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|yesterday|today|tomorrow|week|month|year|spring|summer|autumn|winter|century|"
-    r"decade|ago|since|until|before|after|during)\b",
-    re.IGNORECASE,
-)
-_NUMBER_WORDS = re.compile(
-    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|twice|once)\b",
-    re.IGNORECASE,
-)
-_NAME = re.compile(r"(?<!^)\b[A-Z][\w'-]+")
-_FULL_STOP = re.compile(r"[.!?][\"”'’)\]]*$")
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A candidate sentence with its source number, combined score and embedding."""
+    """A candidate sentence with its source number, its score (the calibrated confidence
+    that it answers: ``Answer.confidence`` when it is cited first), the evidence model's
+    logit, and its embedding."""
 
     sentence: Sentence
     source: int
     score: float
     vector: Vectors
-
-
-def _bag(text: str) -> set[str]:
-    return set(terms(text)) | {f"#{n}" for n in numbers(text)}
-
-
-def _weights(question: str) -> dict[str, float]:
-    # Names and numbers carry most of what a question is about.
-    names = {t for name in _NAME.findall(question) for t in terms(name)}
-    weights = {t: 1.5 if t in names else 1.0 for t in terms(question)}
-    weights.update({f"#{n}": 1.5 for n in numbers(question)})
-    return weights
+    logit: float = 0.0
 
 
 def _repeats(candidate: Scored, chosen: Scored) -> bool:
     """Near-duplicates: the same fact worded (almost) the same way."""
     if float(candidate.vector @ chosen.vector) >= DUPLICATE_COSINE:
         return True
-    a, b = _bag(candidate.sentence.text), _bag(chosen.sentence.text)
+    a, b = bag(candidate.sentence.text), bag(chosen.sentence.text)
     return len(a & b) / max(len(a | b), 1) >= DUPLICATE_JACCARD
 
 
-def abstain(mode: Mode = "extractive") -> Answer:
+def abstain(mode: Mode = "extractive", confidence: float | None = None) -> Answer:
     """The plain "the articles don't say" answer: not answerable, nothing cited."""
-    return Answer(answer=ABSTAIN_TEXT, answerable=False, mode=mode)
+    return Answer(answer=ABSTAIN_TEXT, answerable=False, mode=mode, confidence=confidence)
 
 
 class ExtractiveAnswerer:
@@ -111,16 +71,20 @@ class ExtractiveAnswerer:
         documents: DocumentLookup,
         *,
         sentences: SentenceIndex | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        model: EvidenceModel | None = None,
+        threshold: float | None = None,
         max_sentences: int = 3,
     ) -> None:
         """``embedder`` embeds the question and any sentence without a stored vector (wiring
         passes the cache that retrieval embedded the question with); ``sentences`` holds the
-        vectors made at ingest."""
+        vectors made at ingest. ``model`` scores sentences (default: the shipped one, read
+        now so that a broken install fails at startup); below ``threshold`` confidence
+        (default: the model's) the answerer abstains."""
         self.embedder = embedder
         self.documents = documents
         self.sentences = sentences
-        self.threshold = threshold
+        self.model = model if model is not None else load_model()
+        self.threshold = self.model.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
 
     def support(self, claim: str, sentences: Sequence[Sentence]) -> list[float]:
@@ -131,79 +95,23 @@ class ExtractiveAnswerer:
     def rank(
         self, question: str, sources: Sequence[Source], documents: DocumentLookup | None = None
     ) -> list[Scored]:
-        """Every sentence of ``sources`` scored against ``question``, best first.
-
-        score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where lexical is the
-        share of the question's idf mass (BM25 idf over the candidate sentences) that the
-        sentence contains; plus NUMBER_BONUS, times FRAGMENT_FACTOR (see the constants).
-        """
-        pairs = [(s.n, sentence) for s in sources for sentence in s.sentences]
-        if not pairs:
+        """Every candidate sentence of ``sources`` scored by the evidence model, best first."""
+        qvec, candidates = gather(
+            question, sources, documents or self.documents, self.embedder, self.sentences
+        )
+        if not candidates:
             return []
-        bags = [_bag(sentence.text) for _, sentence in pairs]
-        mass = {}
-        for term, weight in _weights(question).items():
-            df = sum(term in bag for bag in bags)
-            mass[term] = weight * math.log(1 + (len(bags) - df + 0.5) / (df + 0.5))
-        total = sum(mass.values())
-        lexicals = [
-            sum(m for t, m in mass.items() if t in bag) / total if total else 0.0 for bag in bags
+        logits = self.model.logits(features(question, qvec, candidates))
+        scored = [
+            Scored(c.sentence, c.source, self.model.confidence(float(z)), c.vector, float(z))
+            for c, z in zip(candidates, logits, strict=True)
         ]
-        # Embedding sentences is most of an answer's cost: embed only the likeliest ones, by
-        # lexical coverage with a prior for passages retrieval ranked higher.
-        if len(pairs) > MAX_EMBEDDED:
-            order = sorted(
-                range(len(pairs)), key=lambda i: lexicals[i] - SOURCE_PRIOR * pairs[i][0]
-            )
-            keep = sorted(order[-int(MAX_EMBEDDED) :])
-            pairs = [pairs[i] for i in keep]
-            bags = [bags[i] for i in keep]
-            lexicals = [lexicals[i] for i in keep]
-        rows = self._sentence_vectors(question, [s for _, s in pairs], documents)
-        dense = np.clip(rows[1:] @ rows[0], 0.0, 1.0)
-        wants_number = bool(_QUANTITY.search(question))
-        wants_time = bool(_TIME_QUESTION.search(question))
-        asked = numbers(question)
-        scored = []
-        for (n, sentence), lexical, cosine, row in zip(
-            pairs, lexicals, dense, rows[1:], strict=True
-        ):
-            score = DENSE_WEIGHT * float(cosine) + (1 - DENSE_WEIGHT) * lexical
-            if wants_number:
-                new_number = bool(numbers(sentence.text) - asked)
-                if new_number or (wants_time and _TIME_WORDS.search(sentence.text)):
-                    score += NUMBER_BONUS if new_number else 0.0
-                elif not _NUMBER_WORDS.search(sentence.text):
-                    score *= ANSWER_TYPE_FACTOR
-            if not _FULL_STOP.search(sentence.text):
-                score *= FRAGMENT_FACTOR
-            scored.append(Scored(sentence, n, score, row))
-        scored.sort(key=lambda s: s.score, reverse=True)
+        scored.sort(key=lambda s: s.logit, reverse=True)
         return scored
 
-    def _sentence_vectors(
-        self, question: str, sentences: Sequence[Sentence], documents: DocumentLookup | None
-    ) -> Vectors:
-        """The question's vector, then each sentence's: made at ingest when the document
-        carries them (no model run), embedded now otherwise."""
-        known: list[Vectors | None] = [None] * len(sentences)
-        if documents is not None and self.sentences is not None:
-            packed: dict[str, dict[tuple[int, int], Vectors]] = {}
-            for i, s in enumerate(sentences):
-                if s.doc_id not in packed:
-                    doc = documents(s.doc_id)
-                    vectors = (
-                        self.sentences.sentence_vectors(s.doc_id, doc.content_hash)
-                        if doc is not None
-                        else None
-                    )
-                    packed[s.doc_id] = unpack(vectors) if vectors is not None else {}
-                known[i] = packed[s.doc_id].get((s.char_start, s.char_end))
-        missing = [s.text for s, row in zip(sentences, known, strict=True) if row is None]
-        embedded = iter(self.embedder.embed([question, *missing]))
-        rows = [next(embedded)]
-        rows.extend(row if row is not None else next(embedded) for row in known)
-        return np.stack(rows).astype(np.float32)
+    def confidence(self, ranked: Sequence[Scored]) -> float:
+        """The estimated chance that the best of ``ranked`` supports a correct answer."""
+        return ranked[0].score if ranked else 0.0
 
     def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[Sentence, float]]:
         """(sentence, combined score) for the candidate sentences of ``hits``, best first."""
@@ -225,9 +133,9 @@ class ExtractiveAnswerer:
                 break
             if any(_repeats(candidate, c) for c in chosen):
                 continue
-            if candidate.score < EXTRA_FLOOR:
-                break
-            if candidate.score >= NEAR_BEST * best.score:
+            if is_fragment(candidate.sentence.text):
+                continue  # a headline adds nothing to the sentence it heads
+            if candidate.logit >= best.logit - NEAR_BEST_LOGIT:
                 chosen.append(candidate)
                 continue
             # Another article giving another figure: show both rather than pick one.
@@ -235,7 +143,7 @@ class ExtractiveAnswerer:
             given = set().union(*(numbers(c.sentence.text) for c in chosen)) - asked
             context = max(paragraph[(s.doc_id, n)] for n in range(s.line_start, s.line_end + 1))
             if (
-                _QUANTITY.search(question)
+                QUANTITY.search(question)
                 and given
                 and numbers(s.text) - asked - given
                 and asked <= numbers(s.text)
@@ -273,12 +181,16 @@ class ExtractiveAnswerer:
     def _respond(self, question: str, hits: Sequence[Hit]) -> tuple[list[str], Answer]:
         documents = memoize(self.documents)
         ranked = self.rank(question, build_sources(hits, documents), documents)
-        if not ranked or ranked[0].score < self.threshold:
-            return [ABSTAIN_TEXT], abstain()
+        confidence = round(self.confidence(ranked), 4)
+        if not ranked or confidence < self.threshold:
+            return [ABSTAIN_TEXT], abstain(confidence=confidence)
         pieces, citations = self._compose(self._select(question, ranked), documents)
         if not citations:
-            return [ABSTAIN_TEXT], abstain()
-        return pieces, Answer(answer=" ".join(pieces), answerable=True, citations=citations)
+            return [ABSTAIN_TEXT], abstain(confidence=confidence)
+        answer = Answer(
+            answer=" ".join(pieces), answerable=True, citations=citations, confidence=confidence
+        )
+        return pieces, answer
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
         """The best sentences with verified citations, or an abstention."""

@@ -86,14 +86,16 @@ class LLMAnswerer:
 
     def _prepare(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
-    ) -> tuple[DocumentLookup, list[Source], list[dict[str, str]] | None]:
-        """Sources and messages; no messages when the evidence is too weak to ask at all."""
+    ) -> tuple[DocumentLookup, list[Source], list[dict[str, str]] | None, float]:
+        """Sources, messages and the evidence's confidence; no messages when the evidence
+        is too weak to ask at all."""
         documents = memoize(self.documents)
         sources = build_sources(hits, documents)
         ranked = self.fallback.rank(question, sources, documents)
-        if not ranked or ranked[0].score < self.fallback.threshold:
+        confidence = self.fallback.confidence(ranked)
+        if not ranked or confidence < self.fallback.threshold:
             logger.info("evidence below threshold; not calling the LLM")
-            return documents, sources, None
+            return documents, sources, None, confidence
         system = self.prompts.render_answer(
             sources=render_sources(sources, documents),
             question=question,
@@ -106,24 +108,30 @@ class LLMAnswerer:
                 {"role": "system", "content": system},
                 {"role": "user", "content": question},
             ],
+            confidence,
         )
 
-    def _finish(self, reply: str, sources: Sequence[Source], documents: DocumentLookup) -> Answer:
-        """The reply with only verified claims and citations."""
+    def _finish(
+        self, reply: str, sources: Sequence[Source], documents: DocumentLookup, confidence: float
+    ) -> Answer:
+        """The reply with only verified claims and citations; ``confidence`` is the
+        evidence's (the chance that the best retrieved sentence answers)."""
+        confidence = round(confidence, 4)
         if is_abstention(reply) and not any(ns for _, ns in parse_markers(reply)):
-            return abstain("llm")
+            return abstain("llm", confidence)
         support: SupportFn = self.fallback.support
         text, citations, dropped = resolve_citations(reply, sources, documents, support_fn=support)
         if dropped:
             logger.info("dropped %d unverifiable citation(s) or claim(s)", dropped)
         if not citations:
-            return abstain("llm").model_copy(update={"dropped_citations": dropped})
+            return abstain("llm", confidence).model_copy(update={"dropped_citations": dropped})
         return Answer(
             answer=text,
             answerable=True,
             citations=citations,
             mode="llm",
             dropped_citations=dropped,
+            confidence=confidence,
         )
 
     def _degraded(self, answer: Answer, exc: LLMError) -> Answer:
@@ -133,15 +141,15 @@ class LLMAnswerer:
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
         """A cited LLM answer, an abstention, or (LLM failing) a degraded extractive one."""
-        documents, sources, messages = self._prepare(question, hits, history)
+        documents, sources, messages, confidence = self._prepare(question, hits, history)
         if messages is None:
-            return abstain("llm")
+            return abstain("llm", round(confidence, 4))
         started = time.perf_counter()
         try:
             reply = self.chat.complete(messages)
         except LLMError as exc:
             return self._degraded(self.fallback.answer(question, hits, history), exc)
-        answer = self._finish(reply.text, sources, documents)
+        answer = self._finish(reply.text, sources, documents, confidence)
         elapsed = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={"timings_ms": {"llm": elapsed}})
 
@@ -150,10 +158,10 @@ class LLMAnswerer:
     ) -> Iterator[str | Answer]:
         """The model's text deltas, then the verified Answer (authoritative: claims that
         failed verification are missing from it though they were streamed)."""
-        documents, sources, messages = self._prepare(question, hits, history)
+        documents, sources, messages, confidence = self._prepare(question, hits, history)
         if messages is None:
             yield ABSTAIN_TEXT
-            yield abstain("llm")
+            yield abstain("llm", round(confidence, 4))
             return
         parts: list[str] = []
         try:
@@ -168,7 +176,7 @@ class LLMAnswerer:
                 elif not parts:
                     yield item
             return
-        yield self._finish("".join(parts), sources, documents)
+        yield self._finish("".join(parts), sources, documents, confidence)
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """The follow-up ``question`` rewritten to stand alone, using the conversation."""

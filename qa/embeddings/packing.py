@@ -24,11 +24,16 @@ def pack(doc: Document, sentences: Sequence[Sentence], vectors: Vectors) -> Sent
     )
 
 
+def unpack_rows(packed: SentenceVectors) -> Vectors:
+    """The unit float32 vectors, one row per span, in document order."""
+    rows = np.frombuffer(packed.data, dtype=np.int8).reshape(len(packed.spans), packed.dimension)
+    unit = rows.astype(np.float32)
+    unit /= np.clip(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12, None)
+    return unit
+
+
 def unpack(packed: SentenceVectors) -> dict[tuple[int, int], Vectors]:
     """Span -> unit float32 vector."""
     if not packed.spans:
         return {}
-    rows = np.frombuffer(packed.data, dtype=np.int8).reshape(len(packed.spans), packed.dimension)
-    unit = rows.astype(np.float32)
-    unit /= np.clip(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12, None)
-    return dict(zip(packed.spans, unit, strict=True))
+    return dict(zip(packed.spans, unpack_rows(packed), strict=True))

@@ -18,6 +18,7 @@ from fakes.chat_server import (
     reply_json,
     reply_stream,
 )
+from fakes.evidence import confidence_of, simple_model
 from pydantic import SecretStr
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
@@ -67,7 +68,9 @@ def make_answerer(server: ChatServer, *, timeout: float = 5.0, retries: int = 2)
         api_key="test-key", base_url=server.url, timeout=timeout, max_retries=retries
     )
     embedder = HashingEmbedder()
-    fallback = ExtractiveAnswerer(embedder, DOCS.get, threshold=0.2)
+    fallback = ExtractiveAnswerer(
+        embedder, DOCS.get, model=simple_model(), threshold=confidence_of(0.2)
+    )
     return LLMAnswerer(
         OpenAIChatModel(client, "fake-model"), fallback, DOCS.get, load_prompts(PROMPTS)
     )

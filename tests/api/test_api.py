@@ -82,6 +82,14 @@ def test_ask_answers_with_a_verified_citation(client: TestClient) -> None:
     assert body["mode"] == "extractive"
     assert body["degraded"] is False
     assert set(body["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert 0 <= body["confidence"] <= 1
+
+
+def test_ask_confidence_is_below_the_bar_when_it_abstains(client: TestClient) -> None:
+    answered = client.post("/v1/ask", json={"question": JULY5}).json()
+    body = client.post("/v1/ask", json={"question": "Who won the 2022 FIFA World Cup?"}).json()
+    assert body["answerable"] is False
+    assert body["confidence"] < answered["confidence"]
 
 
 def test_ask_abstains_without_citations(client: TestClient) -> None:
@@ -139,6 +147,7 @@ def test_ask_stream_sends_deltas_then_citations_then_done(client: TestClient) ->
     streamed = "".join(str(data["text"]) for kind, data in events if kind == "delta")
     assert streamed == answer["answer"]
     assert answer["citations"]
+    assert 0 <= answer["confidence"] <= 1
 
 
 def test_ask_stream_rejects_bad_input_before_streaming(client: TestClient) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from fakes.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from qa.answering.condense import naive_condense
-from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
 from qa.config import Settings
 from qa.embeddings.cache import VectorCache
@@ -109,7 +109,7 @@ class ServiceFactory:
             vectors,
             store.get_document,
             sentences=store,
-            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            threshold=threshold,
         )
         answerer: Answerer = extractive
         condense: Condenser = naive_condense

@@ -6,13 +6,11 @@ from collections.abc import Sequence
 
 import pytest
 from fakes.articles import make_doc, make_hit
+from fakes.evidence import confidence_of, simple_model
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
-from qa.answering.extractive import (
-    DEFAULT_THRESHOLD,
-    MAX_EMBEDDED,
-    ExtractiveAnswerer,
-)
+from qa.answering.evidence import MAX_EMBEDDED, load_model
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.embeddings.cache import VectorCache
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import Vectors
@@ -41,12 +39,15 @@ KABUL = make_doc(
     ],
 )
 DOCS = {d.doc_id: d for d in (TAJIK, KABUL)}
+MODEL = simple_model()
 HITS = [make_hit(TAJIK, 1, 8), make_hit(KABUL, 1, 3)]
 
 
 @pytest.fixture
 def answerer() -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=0.3)
+    return ExtractiveAnswerer(
+        HashingEmbedder(), DOCS.get, model=MODEL, threshold=confidence_of(0.3)
+    )
 
 
 def assert_verified(answer: Answer) -> None:
@@ -98,7 +99,9 @@ def test_excluded_line_is_never_quoted(answerer: ExtractiveAnswerer) -> None:
 
 def test_abstains_below_threshold(answerer: ExtractiveAnswerer) -> None:
     answer = answerer.answer("Who won the 2022 FIFA World Cup?", HITS, [])
-    assert answer == Answer(answer=ABSTAIN_TEXT, answerable=False, mode="extractive")
+    assert (answer.answer, answer.answerable, answer.citations) == (ABSTAIN_TEXT, False, [])
+    assert answer.confidence is not None
+    assert answer.confidence < answerer.threshold
 
 
 def test_abstains_without_hits(answerer: ExtractiveAnswerer) -> None:
@@ -108,11 +111,11 @@ def test_abstains_without_hits(answerer: ExtractiveAnswerer) -> None:
 def test_threshold_is_what_decides(answerer: ExtractiveAnswerer) -> None:
     question = "How long is the border in Badakhshan province?"
     best = answerer.score_sentences(question, HITS)[0][1]
-    strict = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=best + 0.01)
-    lenient = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, threshold=best - 0.01)
+    strict = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, model=MODEL, threshold=best + 0.01)
+    lenient = ExtractiveAnswerer(HashingEmbedder(), DOCS.get, model=MODEL, threshold=best - 0.01)
     assert not strict.answer(question, HITS, []).answerable
     assert lenient.answer(question, HITS, []).answerable
-    assert 0 < DEFAULT_THRESHOLD < 1
+    assert 0 < load_model().threshold < 1
 
 
 def test_scores_are_sorted_and_cover_every_sentence(answerer: ExtractiveAnswerer) -> None:
@@ -133,7 +136,9 @@ def test_near_duplicates_are_not_repeated() -> None:
             "The bridge was opened on Monday by the mayor!",
         ],
     )
-    answerer = ExtractiveAnswerer(HashingEmbedder(), {"dup": doc}.get, threshold=0.1)
+    answerer = ExtractiveAnswerer(
+        HashingEmbedder(), {"dup": doc}.get, model=MODEL, threshold=confidence_of(0.1)
+    )
     answer = answerer.answer("When was the bridge opened?", [make_hit(doc, 1, 3)], [])
     assert answer.answer.count("bridge") == 1
 
@@ -174,7 +179,9 @@ def test_sentence_vectors_are_cached_and_bounded() -> None:
 
 def test_question_is_embedded_with_sentences_in_one_batch() -> None:
     embedder = CountingEmbedder()
-    answerer = ExtractiveAnswerer(VectorCache(embedder), DOCS.get, threshold=0.3)
+    answerer = ExtractiveAnswerer(
+        VectorCache(embedder), DOCS.get, model=MODEL, threshold=confidence_of(0.3)
+    )
     calls: list[int] = []
     original = embedder.embed
 
@@ -200,7 +207,9 @@ def test_only_the_likeliest_sentences_are_embedded() -> None:
         ],
     )
     embedder = CountingEmbedder()
-    answerer = ExtractiveAnswerer(embedder, {"long": doc}.get, threshold=0.2)
+    answerer = ExtractiveAnswerer(
+        embedder, {"long": doc}.get, model=MODEL, threshold=confidence_of(0.2)
+    )
     answer = answerer.answer(
         "How many gulls did the lighthouse keeper count?", [make_hit(doc, 1, len(doc.lines))], []
     )

@@ -1,0 +1,409 @@
+"""Evidence sentences: gather the candidates of the retrieved sources with their vectors, turn
+each into a row of general features, and score them with a small learned model.
+
+The model (``evidence_model.json`` beside this file, model card in ``evidence_model.md``) is
+a logistic regression over the features named in the file: the estimated chance that a
+sentence is the one that answers the question. Its ``calibration`` maps the best sentence's
+logit to the chance that the first citation of an answer is right (``Answer.confidence``).
+It was fitted with ``bench/evidence.py`` (figures in bench/README.md); applying it needs
+numpy only.
+
+Every feature is general: similarities from vectors made at ingest, lexical overlap with
+IDF over the candidates, whether the sentence holds the kind of thing the question asks for
+(a number, a time, a name), the retrieval rank and score of the passage, and the shape of
+the line. None is keyed to a word of a particular question.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.answering.sentences import DocumentLookup, Source
+from qa.embeddings.packing import unpack_rows
+from qa.errors import ConfigError
+from qa.ports import Embedder, SentenceIndex, Vectors
+from qa.text import Sentence, numbers, terms
+
+Matrix = npt.NDArray[np.float64]
+
+#: Sentences embedded per question when the store holds no vectors for them (the rest are
+#: ranked out by lexical coverage first); with vectors made at ingest every sentence counts.
+MAX_EMBEDDED = 8
+#: The lexical handicap per retrieval rank of the passage, for that pre-selection only.
+SOURCE_PRIOR = 0.02
+
+QUANTITY = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
+    r"which (year|date)|percentage|number of)\b",
+    re.IGNORECASE,
+)
+_TIME_QUESTION = re.compile(r"\b(when|what (year|date|time|day)|which (year|date|day))\b", re.I)
+_PERSON_QUESTION = re.compile(r"\b(who|whom|whose)\b", re.IGNORECASE)
+_PLACE_QUESTION = re.compile(r"\bwhere\b|\b(what|which) (country|city|state|town|place)\b", re.I)
+_TIME_WORDS = re.compile(
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sept?(ember)?|"
+    r"oct(ober)?|nov(ember)?|dec(ember)?|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|yesterday|today|tomorrow|week|month|year|spring|summer|autumn|winter|century|"
+    r"decade|ago|since|until|before|after|during)\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|twice|once)\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"(?<!^)\b[A-Z][\w'-]+")
+_FULL_STOP = re.compile(r"[.!?][\"”'’)\]]*$")
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a numbered source, with its vector and its neighbours' in the document
+    (``None`` at the document's edges), and the centroid of the document's sentences."""
+
+    sentence: Sentence
+    source: int
+    passage_score: float
+    vector: Vectors
+    previous: Vectors | None
+    following: Vectors | None
+    document: Vectors
+    position: int
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def bag(text: str) -> set[str]:
+    """Stemmed content words and numbers (``#1037``) of ``text``."""
+    return set(terms(text)) | {f"#{n}" for n in numbers(text)}
+
+
+def term_weights(question: str) -> dict[str, float]:
+    """The question's terms; names and numbers weigh 1.5 (they carry most of what it asks)."""
+    names = {t for name in NAME.findall(question) for t in terms(name)}
+    weights = {t: 1.5 if t in names else 1.0 for t in terms(question)}
+    weights.update({f"#{n}": 1.5 for n in numbers(question)})
+    return weights
+
+
+def coverage(question: str, bags: Sequence[set[str]]) -> list[float]:
+    """Each bag's share of the question's IDF mass (BM25 IDF over ``bags``)."""
+    mass = {}
+    for term, weight in term_weights(question).items():
+        df = sum(term in b for b in bags)
+        mass[term] = weight * math.log(1 + (len(bags) - df + 0.5) / (df + 0.5))
+    total = sum(mass.values())
+    return [sum(m for t, m in mass.items() if t in b) / total if total else 0.0 for b in bags]
+
+
+def is_fragment(text: str) -> bool:
+    """No full stop at the end: a headline, dateline or caption rather than a sentence."""
+    return not _FULL_STOP.search(text)
+
+
+def _unit(vector: Vectors) -> Vectors:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+class _Stored:
+    """One document's vectors made at ingest, in document order."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]], rows: Vectors) -> None:
+        self.rows = rows
+        self.index = {span: i for i, span in enumerate(spans)}
+        self.centroid = _unit(rows.mean(axis=0)) if len(rows) else rows.sum(axis=0)
+
+    def neighbours(self, i: int) -> tuple[Vectors | None, Vectors | None]:
+        before = self.rows[i - 1] if i > 0 else None
+        after = self.rows[i + 1] if i + 1 < len(self.rows) else None
+        return before, after
+
+
+def gather(
+    question: str,
+    sources: Sequence[Source],
+    documents: DocumentLookup,
+    embedder: Embedder,
+    index: SentenceIndex | None,
+) -> tuple[Vectors, list[Candidate]]:
+    """The question's vector and every candidate sentence of ``sources`` with its vectors.
+
+    Vectors come from the store (made at ingest) when it has them; sentences without one are
+    embedded now, at most MAX_EMBEDDED of them (the likeliest by lexical coverage), and then
+    take their neighbours and centroid from the other embedded sentences of their source.
+    """
+    stored: dict[str, _Stored | None] = {}
+    pairs = [(s, sentence) for s in sources for sentence in s.sentences]
+    found: list[tuple[_Stored, int] | None] = []
+    for _, sentence in pairs:
+        doc_id = sentence.doc_id
+        if doc_id not in stored:
+            stored[doc_id] = None
+            doc = documents(doc_id)
+            packed = (
+                index.sentence_vectors(doc_id, doc.content_hash)
+                if index is not None and doc is not None
+                else None
+            )
+            if packed is not None and packed.spans:
+                stored[doc_id] = _Stored(packed.spans, unpack_rows(packed))
+        vectors = stored[doc_id]
+        row = vectors.index.get((sentence.char_start, sentence.char_end)) if vectors else None
+        found.append((vectors, row) if vectors is not None and row is not None else None)
+    missing = [i for i, f in enumerate(found) if f is None]
+    if len(missing) > MAX_EMBEDDED:
+        lexical = coverage(question, [bag(pairs[i][1].text) for i in missing])
+        order = sorted(
+            range(len(missing)), key=lambda j: lexical[j] - SOURCE_PRIOR * pairs[missing[j]][0].n
+        )
+        dropped = {missing[j] for j in order[: len(missing) - MAX_EMBEDDED]}
+        keep = [i for i in range(len(pairs)) if i not in dropped]
+        pairs = [pairs[i] for i in keep]
+        found = [found[i] for i in keep]
+        missing = [i for i, f in enumerate(found) if f is None]
+    embedded = embedder.embed([question, *(pairs[i][1].text for i in missing)])
+    qvec = np.asarray(embedded[0], dtype=np.float32)
+    fresh = {i: np.asarray(embedded[j + 1], dtype=np.float32) for j, i in enumerate(missing)}
+    # Neighbours of embedded sentences: the adjacent candidates of the same source.
+    by_source: dict[int, list[int]] = {}
+    for i in missing:
+        by_source.setdefault(pairs[i][0].n, []).append(i)
+    candidates = []
+    for i, (source, sentence) in enumerate(pairs):
+        hit_score = float(source.hit.score)
+        position = source.sentences.index(sentence)
+        location = found[i]
+        if location is not None:
+            vectors, row = location
+            before, after = vectors.neighbours(row)
+            candidates.append(
+                Candidate(
+                    sentence,
+                    source.n,
+                    hit_score,
+                    vectors.rows[row],
+                    before,
+                    after,
+                    vectors.centroid,
+                    row,
+                )
+            )
+            continue
+        group = by_source[source.n]
+        at = group.index(i)
+        before = fresh[group[at - 1]] if at > 0 else None
+        after = fresh[group[at + 1]] if at + 1 < len(group) else None
+        centroid = _unit(np.mean([fresh[j] for j in group], axis=0).astype(np.float32))
+        candidates.append(
+            Candidate(sentence, source.n, hit_score, fresh[i], before, after, centroid, position)
+        )
+    return qvec, candidates
+
+
+# --------------------------------------------------------------------------- features
+
+#: Every feature ``features`` computes, in column order. A model uses a subset by name.
+FEATURES: tuple[str, ...] = (
+    "cos",  # cosine(question, sentence)
+    "cos_prev",  # cosine(question, sentence + previous sentence), vectors summed
+    "cos_next",  # cosine(question, sentence + next sentence)
+    "cos_context",  # the mean of the three above
+    "cos_doc",  # cosine(question, centroid of the document's sentences)
+    "cos_gap",  # cos_context minus the best cos_context among the candidates
+    "lexical",  # share of the question's IDF mass in the sentence
+    "lexical_gap",  # lexical minus the best lexical among the candidates
+    "names",  # share of the question's capitalised names found in the sentence
+    "wants_number_has",  # the question asks how many/when, the sentence has a new figure
+    "wants_number_lacks",  # ... and the sentence has no figure, number word or time word
+    "wants_person_has",  # who/whom/whose, and the sentence names someone not in the question
+    "wants_place_has",  # where/which country..., and a name not in the question
+    "fragment",  # no full stop at the end (headline, dateline, caption)
+    "length",  # log(1 + words)
+    "source_rank",  # 1 / retrieval rank of the passage
+    "passage_score",  # the passage's fused retrieval score
+    "first_sentence",  # the first sentence of its document
+)
+
+
+def _cos_with(q: Matrix, base: Matrix, other: Sequence[Vectors | None]) -> Matrix:
+    rows = base.copy()
+    for i, v in enumerate(other):
+        if v is not None:
+            rows[i] += v
+    norms = np.linalg.norm(rows, axis=1)
+    norms[norms == 0] = 1.0
+    result: Matrix = (rows @ q) / norms
+    return result
+
+
+def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> Matrix:
+    """One row per candidate, one column per name of FEATURES."""
+    n = len(candidates)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return out
+    q = np.asarray(qvec, dtype=np.float64)
+    base = np.stack([c.vector for c in candidates]).astype(np.float64)
+    cos = base @ q
+    cos_prev = _cos_with(q, base, [c.previous for c in candidates])
+    cos_next = _cos_with(q, base, [c.following for c in candidates])
+    context = (cos + cos_prev + cos_next) / 3
+    cos_doc = np.stack([c.document for c in candidates]).astype(np.float64) @ q
+    texts = [c.sentence.text for c in candidates]
+    lexical = np.asarray(coverage(question, [bag(t) for t in texts]))
+    names = {t for name in NAME.findall(question) for t in terms(name)}
+    asked_numbers = numbers(question)
+    wants_number = bool(QUANTITY.search(question))
+    wants_time = bool(_TIME_QUESTION.search(question))
+    wants_person = bool(_PERSON_QUESTION.search(question))
+    wants_place = bool(_PLACE_QUESTION.search(question))
+    question_terms = set(terms(question))
+    columns: dict[str, Any] = {
+        "cos": cos,
+        "cos_prev": cos_prev,
+        "cos_next": cos_next,
+        "cos_context": context,
+        "cos_doc": cos_doc,
+        "cos_gap": context - context.max(),
+        "lexical": lexical,
+        "lexical_gap": lexical - lexical.max(),
+    }
+    rows: dict[str, list[float]] = {k: [] for k in FEATURES if k not in columns}
+    for c, text in zip(candidates, texts, strict=True):
+        words = set(terms(text))
+        new_number = bool(numbers(text) - asked_numbers)
+        has_time = bool(_TIME_WORDS.search(text))
+        new_name = any(t not in question_terms for name in NAME.findall(text) for t in terms(name))
+        rows["names"].append(len(names & words) / len(names) if names else 0.0)
+        has_figure = new_number or (wants_time and has_time)
+        rows["wants_number_has"].append(float(wants_number and has_figure))
+        rows["wants_number_lacks"].append(
+            float(wants_number and not has_figure and not _NUMBER_WORDS.search(text))
+        )
+        rows["wants_person_has"].append(float(wants_person and new_name))
+        rows["wants_place_has"].append(float(wants_place and new_name))
+        rows["fragment"].append(float(is_fragment(text)))
+        rows["length"].append(math.log1p(len(_WORDS.findall(text))))
+        rows["source_rank"].append(1.0 / c.source)
+        rows["passage_score"].append(c.passage_score)
+        rows["first_sentence"].append(float(c.position == 0))
+    columns.update({k: np.asarray(v, dtype=np.float64) for k, v in rows.items()})
+    for j, name in enumerate(FEATURES):
+        out[:, j] = columns[name]
+    return out
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class EvidenceModelError(ConfigError):
+    """The shipped evidence model is missing or unreadable (a broken install)."""
+
+
+def _sigmoid(x: Matrix | float) -> Any:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """A logistic regression over named features, with its confidence calibration.
+
+    ``logit(x) = ((x - mean) / scale) @ coef + intercept`` for the features in ``names``;
+    ``confidence = sigmoid(a * best_logit + b)`` (``calibration``).
+    """
+
+    names: tuple[str, ...]
+    mean: Matrix
+    scale: Matrix
+    coef: Matrix
+    intercept: float
+    calibration: tuple[float, float]
+    threshold: float
+    columns: tuple[int, ...]
+    info: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvidenceModel:
+        names = tuple(data["features"])
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown features {unknown}")
+        mean = np.asarray(data["mean"], dtype=np.float64)
+        scale = np.asarray(data["scale"], dtype=np.float64)
+        coef = np.asarray(data["coef"], dtype=np.float64)
+        if not (mean.shape == scale.shape == coef.shape == (len(names),)):
+            raise ValueError("features, mean, scale and coef differ in length")
+        if not np.all(np.isfinite(np.concatenate([mean, scale, coef]))) or np.any(scale <= 0):
+            raise ValueError("non-finite coefficients or a scale <= 0")
+        a, b = (float(x) for x in data["calibration"])
+        threshold = float(data["threshold"])
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold outside 0..1")
+        return cls(
+            names=names,
+            mean=mean,
+            scale=scale,
+            coef=coef,
+            intercept=float(data["intercept"]),
+            calibration=(a, b),
+            threshold=threshold,
+            columns=tuple(FEATURES.index(n) for n in names),
+            info={k: v for k, v in data.items() if k in ("trained_on", "version")},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.info,
+            "features": list(self.names),
+            "mean": [round(float(x), 6) for x in self.mean],
+            "scale": [round(float(x), 6) for x in self.scale],
+            "coef": [round(float(x), 6) for x in self.coef],
+            "intercept": round(self.intercept, 6),
+            "calibration": [round(x, 6) for x in self.calibration],
+            "threshold": round(self.threshold, 4),
+        }
+
+    def logits(self, rows: Matrix) -> Matrix:
+        """One logit per row of ``features`` output (all of FEATURES' columns)."""
+        if not len(rows):
+            return np.zeros(0)
+        x = (rows[:, list(self.columns)] - self.mean) / self.scale
+        result: Matrix = x @ self.coef + self.intercept
+        return result
+
+    def confidence(self, best_logit: float) -> float:
+        """Estimated chance that the best sentence (logit ``best_logit``) answers."""
+        a, b = self.calibration
+        return float(_sigmoid(a * best_logit + b))
+
+
+MODEL_FILE = "evidence_model.json"
+
+
+def load_model(path: Path | None = None) -> EvidenceModel:
+    """The shipped model (or the one at ``path``); EvidenceModelError when it is missing or
+    corrupt, so a broken install fails at startup, not at the first question."""
+    where = str(path) if path else f"qa/answering/{MODEL_FILE}"
+    try:
+        if path is None:
+            text = resources.files("qa.answering").joinpath(MODEL_FILE).read_text("utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        return EvidenceModel.from_dict(json.loads(text))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise EvidenceModelError(
+            f"evidence model {where} is missing or corrupt ({exc}); reinstall qa"
+        ) from exc
