@@ -44,8 +44,8 @@ from qa.types import (
 Vectors = npt.NDArray[np.float32]
 #: A chat message as the OpenAI API takes it: ``{"role": ..., "content": ...}``.
 Message = dict[str, str]
-#: Rewrites a follow-up into a question that can be searched alone.
-Condenser = Callable[[str, Sequence[Turn]], str]
+#: Rewrites a follow-up into a question that can be searched alone (None: it could not).
+Condenser = Callable[[str, Sequence[Turn]], str | None]
 
 
 # --------------------------------------------------------------------------- models

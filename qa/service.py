@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.answering.condense import naive_condense
+from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
 from qa.errors import InputError, NotFoundError, QAError
 from qa.ingest.pipeline import IngestPipeline, IngestReport
@@ -27,6 +27,7 @@ from qa.ports import (
     Retriever,
     Store,
 )
+from qa.text import terms
 from qa.types import (
     Answer,
     Document,
@@ -42,13 +43,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prepared:
-    """A question ready to answer: its conversation, standalone form, history and hits."""
+    """A question ready to answer: its conversation, standalone form (what was searched),
+    the question the answerer reads, history and hits."""
 
     conversation_id: str | None
     standalone: str
+    question: str
     history: list[Turn]
     hits: list[Hit]
     retrieve_ms: float
+    condense_ms: float | None = None
 
 
 class QAService:
@@ -64,11 +68,12 @@ class QAService:
         answerer: Answerer,
         conversations: ConversationLog,
         lexical: LexicalSearcher | None = None,
-        condense: Condenser = naive_condense,
+        condense: Condenser | None = None,
         language: LanguageCheck | None = None,
     ) -> None:
         """``embedder`` embeds what is ingested; ``lexical`` is warmed up at start (the
-        retriever keeps it in sync); ``condense`` makes follow-ups searchable alone;
+        retriever keeps it in sync); ``condense`` (an LLM) rewrites follow-ups that need
+        the conversation (without it they are searched with the previous question);
         ``language`` answers questions in languages the models cannot read with a message."""
         self.settings = settings
         self._store = store
@@ -77,7 +82,7 @@ class QAService:
         self._answerer = answerer
         self._conversations = conversations
         self._lexical = lexical
-        self._condense = condense
+        self._follow_ups = FollowUps(retriever, condense)
         self._language = language
         self._ingest = IngestPipeline(settings.ingest, store, embedder)
 
@@ -170,11 +175,19 @@ class QAService:
             turns = []
         else:
             turns = self._conversations.history(conversation_id)
-        standalone = self._condense(question, turns) if turns else question
         started = time.perf_counter()
-        hits = self._retriever.search(standalone, k, filters)
-        retrieve_ms = (time.perf_counter() - started) * 1000
-        return Prepared(conversation_id, standalone, turns, hits, retrieve_ms)
+        # A follow-up that stands alone is searched and answered exactly as if asked alone.
+        resolved = self._follow_ups.resolve(question, turns, k, filters)
+        retrieve_ms = (time.perf_counter() - started) * 1000 - (resolved.condense_ms or 0.0)
+        return Prepared(
+            conversation_id,
+            resolved.standalone,
+            resolved.question,
+            turns,
+            resolved.hits,
+            retrieve_ms,
+            resolved.condense_ms,
+        )
 
     def ask(
         self,
@@ -219,19 +232,28 @@ class QAService:
             yield unreadable
             return
         prepared = self._prepare(question, conversation_id, top_k, filters, history)
-        conv, standalone = prepared.conversation_id, prepared.standalone
+        conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()
         final: Answer | None = None
-        if streaming:
-            for item in self._answerer.stream(standalone, hits, turns):
+        # A dependent follow-up is read as the user wrote it (its own words pick the
+        # sentence); when they find nothing to cite, it is read with the context too.
+        retry = asked != standalone
+        if streaming and not retry:
+            for item in self._answerer.stream(asked, hits, turns):
                 if isinstance(item, Answer):
                     final = item
                 else:
                     yield item
         else:
             # One complete call: an LLM answers without streaming overhead.
-            final = self._answerer.answer(standalone, hits, turns)
+            final = self._answerer.answer(asked, hits, turns)
+            if retry and not final.answerable:
+                again = self._answerer.answer(standalone, hits, turns)
+                if _owns(asked, again):
+                    final = again
+            if streaming:
+                yield final.answer
         assert final is not None
         now = time.perf_counter()
         final = final.model_copy(
@@ -240,6 +262,11 @@ class QAService:
                 "timings_ms": {
                     **final.timings_ms,
                     "retrieve": round(retrieve_ms, 2),
+                    **(
+                        {"condense": round(prepared.condense_ms, 2)}
+                        if prepared.condense_ms is not None
+                        else {}
+                    ),
                     "answer": round((now - answer_started) * 1000, 2),
                     "total": round((now - started) * 1000, 2),
                 },
@@ -312,3 +339,15 @@ class QAService:
         """Component states for /readyz; raises StoreError when Chroma is unreachable."""
         self._store.ping()
         return {"chroma": "ok", "llm": "configured" if self.settings.llm.enabled else "off"}
+
+
+def _owns(question: str, answer: Answer) -> bool:
+    """Whether an answer found with the conversation's help still answers ``question``: it
+    points back ("they", "it"), or the cited lines hold one of its own content words. A
+    question the articles do not answer must not borrow the previous question's answer."""
+    if not answer.answerable:
+        return False
+    if refers_back(question):
+        return True
+    cited = {term for c in answer.citations for term in terms(c.quote)}
+    return bool(cited & set(terms(question)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.answering.condense import naive_condense
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
@@ -34,7 +33,7 @@ class Components:
     retriever: Retriever
     extractive: ExtractiveAnswerer
     answerer: Answerer
-    condense: Condenser
+    condense: Condenser | None  # an LLM's rewrite of follow-ups; None without an LLM
 
 
 def build_service(
@@ -80,7 +79,7 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
         threshold=settings.answering.min_evidence_score,
     )
     answerer: Answerer = extractive
-    condense: Condenser = naive_condense
+    condense: Condenser | None = None
     if settings.llm.enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
         from qa.prompts import load_prompts

@@ -15,7 +15,6 @@ from qa.answering.citations import (
     parse_markers,
     resolve_citations,
 )
-from qa.answering.condense import naive_condense
 from qa.answering.extractive import ExtractiveAnswerer, abstain
 from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
 from qa.errors import LLMError
@@ -178,8 +177,9 @@ class LLMAnswerer:
             return
         yield self._finish("".join(parts), sources, documents, confidence)
 
-    def condense(self, question: str, history: Sequence[Turn]) -> str:
-        """The follow-up ``question`` rewritten to stand alone, using the conversation."""
+    def condense(self, question: str, history: Sequence[Turn]) -> str | None:
+        """The follow-up ``question`` rewritten to stand alone, using the conversation; None
+        when the model fails or replies with something else than a question's length."""
         if not history:
             return question
         system = self.prompts.render_condense(history=render_history(history), question=question)
@@ -188,11 +188,11 @@ class LLMAnswerer:
                 [{"role": "system", "content": system}, {"role": "user", "content": question}]
             ).text
         except LLMError as exc:
-            logger.warning("condensing failed (%s); using the previous question too", exc)
-            return naive_condense(question, history)
+            logger.warning("condensing failed (%s); searching with the previous question", exc)
+            return None
         lines = [line.strip() for line in reply.splitlines() if line.strip()]
         standalone = lines[0].strip("\"'“”") if lines else ""
         standalone = re.sub(r"^(standalone question|question)\s*:\s*", "", standalone, flags=re.I)
         if not standalone or len(standalone) > max(4 * len(question), 500):
-            return naive_condense(question, history)
+            return None
         return standalone

@@ -9,6 +9,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
+from qa.eval.conversations import (
+    ConversationService,
+    FollowUpTotals,
+    LabelledConversation,
+    TurnScore,
+    correct,
+    evaluate_conversations,
+    follow_up_totals,
+    is_conversation_file,
+    load_conversations,
+)
 from qa.eval.scoring import (
     LabelledQuestion,
     QuestionScore,
@@ -17,7 +28,7 @@ from qa.eval.scoring import (
     score_question,
     totals,
 )
-from qa.types import Answer, Hit
+from qa.types import Answer, Hit, Turn
 
 
 class IngestSummary(Protocol):
@@ -31,7 +42,9 @@ class EvalService(Protocol):
 
     def search(self, query: str, top_k: int | None = None) -> list[Hit]: ...
 
-    def ask(self, question: str) -> Answer: ...
+    def ask(self, question: str, *, conversation_id: str | None = None) -> Answer: ...
+
+    def history(self, conversation_id: str, limit: int = 6) -> list[Turn]: ...
 
     def ingest_paths(self, paths: Sequence[Path]) -> IngestSummary: ...
 
@@ -79,18 +92,69 @@ def print_report(rows: list[QuestionScore], total: Totals, k: int, quiet: bool) 
     print(f"forbidden citations   {total.forbidden_citations}")
 
 
+def print_follow_ups(rows: list[TurnScore], total: FollowUpTotals, quiet: bool) -> None:
+    if not quiet:
+        print(f"{'turn':<8} {'kind':<14} {'conv':>4} {'alone':>5} {'same':>4}  searched")
+        for r in rows:
+            alone = None if r.alone is None else correct(r.alone)
+            print(
+                f"{r.in_conversation.id:<8} {r.kind:<14} "
+                f"{_mark(correct(r.in_conversation)):>4} {_mark(alone):>5} "
+                f"{_mark(r.same_as_alone):>4}  {r.searched[:90]!r}"
+            )
+    print(f"conversations         {total.conversations} ({total.turns} turns)")
+    print(
+        f"follow-ups            {total.follow_ups} "
+        f"({total.self_contained} self-contained, {total.dependent} dependent)"
+    )
+    print(
+        f"follow-ups correct    {_fmt(total.in_conversation)} in conversation, "
+        f"{_fmt(total.alone)} rewritten by hand and asked alone"
+    )
+    print(
+        f"  self-contained      {_fmt(total.self_contained_in_conversation)} / "
+        f"{_fmt(total.self_contained_alone)}   answered exactly as alone "
+        f"{_fmt(total.same_as_alone)}"
+    )
+    print(
+        f"  dependent           {_fmt(total.dependent_in_conversation)} / "
+        f"{_fmt(total.dependent_alone)}"
+    )
+    print(f"first turns correct   {_fmt(total.first_turns)}")
+
+
+def _evaluate_conversations(
+    args: argparse.Namespace,
+    service: ConversationService,
+    conversations: list[LabelledConversation],
+) -> tuple[list[QuestionScore], dict[str, object]]:
+    """Every turn's score in its conversation, and the follow-up figures."""
+    turns = evaluate_conversations(service, conversations, args.k)
+    follow = follow_up_totals(turns)
+    if not args.json:
+        print_follow_ups(turns, follow, args.quiet)
+    extra: dict[str, object] = {"turns": [t.row() for t in turns], "follow_ups": asdict(follow)}
+    return [t.in_conversation for t in turns], extra
+
+
 def run_eval(args: argparse.Namespace, service: EvalService) -> int:
-    questions = load_questions(args.file)
+    # Read the labelled file before ingesting, so a bad one fails at once.
+    conversations = load_conversations(args.file) if is_conversation_file(args.file) else None
+    questions = load_questions(args.file) if conversations is None else []
     if args.ingest:
         report = service.ingest_paths(args.ingest)
         if not args.json:
             print(f"ingest: {report.summary()}")
-    rows = evaluate(service, questions, args.k)
+    extra: dict[str, object] = {}
+    if conversations is None:
+        rows = evaluate(service, questions, args.k)
+    else:
+        rows, extra = _evaluate_conversations(args, service, conversations)
     total = totals(rows)
     if args.json:
-        print(json.dumps({"rows": [r.row() for r in rows], "totals": asdict(total)}))
+        print(json.dumps({"rows": [r.row() for r in rows], "totals": asdict(total), **extra}))
     else:
-        print_report(rows, total, args.k, args.quiet)
+        print_report(rows, total, args.k, args.quiet or conversations is not None)
     checks = {
         "hit": (args.min_hit, total.hit_at_k),
         "answer-match": (args.min_answer_match, total.answer_match),

@@ -53,3 +53,25 @@ def test_seed_questions_embedded_chroma(tmp_path: Path) -> None:
 def test_seed_questions_chroma_server(tmp_path: Path, chroma_server: Any) -> None:
     url = chroma_server if isinstance(chroma_server, str) else chroma_server.url
     check(run_eval(tmp_path, url))
+
+
+def test_seed_conversations_follow_ups_never_worse_than_alone(tmp_path: Path) -> None:
+    """eval/conversations/seeds.jsonl through the service: every self-contained follow-up
+    gets the answer it gets alone, and most follow-ups are answered right in conversation
+    (48.5% before follow-ups were judged; see bench/README.md)."""
+    conversations = ROOT / "eval" / "conversations" / "seeds.jsonl"
+    args = ("eval", str(conversations), "--ingest", str(ROOT / "seeds"), "--json")
+    result = run_qa(tmp_path, *args, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    follow = report["follow_ups"]
+    assert follow["self_contained"] >= 10 and follow["dependent"] >= 20
+    assert follow["same_as_alone"] == 1.0, [
+        (t["id"], t["in_conversation"]["answer"], t["alone"]["answer"])
+        for t in report["turns"]
+        if t["same_as_alone"] is False
+    ]
+    assert follow["in_conversation"] >= 0.65, [
+        (t["id"], t["in_conversation"]["answer"]) for t in report["turns"] if not t["correct"]
+    ]
+    assert report["totals"]["forbidden_citations"] == 0
