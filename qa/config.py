@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="hybrid fuses dense and BM25; dense or lexical use one of them."
     )
+    recency_half_life_days: float = Field(
+        0.0,
+        ge=0,
+        description="Questions asked with as_of: a passage's score halves (above "
+        "QA_RECENCY_FLOOR) every this many days of age at as_of. 0: no recency prior.",
+    )
+    recency_floor: float = Field(
+        0.0, ge=0, le=1, description="Share of its score the oldest passage keeps."
+    )
+    recency_scope: Literal["always", "cue", "off"] = Field(
+        "always",
+        description="always: every question asked with as_of; cue: only those asking for the "
+        "current state (now, latest, currently, this week...).",
+    )
 
     # --- answering -----------------------------------------------------------------------
     llm: Literal["auto", "off", "openai", "scripted"] = Field(

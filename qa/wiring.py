@@ -30,7 +30,14 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
     vectors = VectorCache(BatchingEmbedder(embedder))
     retriever: Retriever = HybridRetriever(
-        store, vectors, lexical, store, mode=settings.retrieval_mode
+        store,
+        vectors,
+        lexical,
+        store,
+        mode=settings.retrieval_mode,
+        recency_half_life_days=settings.recency_half_life_days,
+        recency_floor=settings.recency_floor,
+        recency_scope=settings.recency_scope,
     )
     threshold = settings.min_evidence_score
     extractive = ExtractiveAnswerer(

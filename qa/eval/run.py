@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -29,9 +30,11 @@ class IngestSummary(Protocol):
 class EvalService(Protocol):
     """The part of QAService that an evaluation run uses."""
 
-    def search(self, query: str, top_k: int | None = None) -> list[Hit]: ...
+    def search(
+        self, query: str, top_k: int | None = None, *, as_of: date | None = None
+    ) -> list[Hit]: ...
 
-    def ask(self, question: str) -> Answer: ...
+    def ask(self, question: str, *, as_of: date | None = None) -> Answer: ...
 
     def ingest_paths(self, paths: Sequence[Path]) -> IngestSummary: ...
 
@@ -49,8 +52,9 @@ def evaluate(
 ) -> list[QuestionScore]:
     rows = []
     for q in questions:
-        hits = service.search(q.question, top_k=k)
-        answer = service.ask(q.question)
+        # A question with an as_of is asked on that day (realtimeqa-dev's all are).
+        hits = service.search(q.question, top_k=k, as_of=q.as_of)
+        answer = service.ask(q.question, as_of=q.as_of)
         rows.append(score_question(q, hits, answer))
     return rows
 

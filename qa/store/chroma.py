@@ -88,6 +88,12 @@ def _chunks_where(conn: ChromaCollections, where: Where) -> dict[str, Any]:
     return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
 
+def _all(clauses: list[Where]) -> Where | None:
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None
+
+
 def _where(filters: Filters | None) -> Where | None:
     clauses: list[Where] = []
     if filters is not None:
@@ -95,13 +101,18 @@ def _where(filters: Filters | None) -> Where | None:
             clauses.append({"source": {"$in": list(filters.source)}})
         if filters.doc_id is not None:
             clauses.append({"doc_id": {"$in": list(filters.doc_id)}})
+        dates: list[Where] = []
         if filters.published_after is not None:
-            clauses.append({"published_ts": {"$gte": epoch_seconds(filters.published_after)}})
+            dates.append({"published_ts": {"$gte": epoch_seconds(filters.published_after)}})
         if filters.published_before is not None:
-            clauses.append({"published_ts": {"$lte": epoch_seconds(filters.published_before)}})
-    if len(clauses) > 1:
-        return {"$and": clauses}
-    return clauses[0] if clauses else None
+            dates.append({"published_ts": {"$lte": epoch_seconds(filters.published_before)}})
+        dated = _all(dates)
+        if dated is not None:
+            # Chroma cannot ask for a missing key: undated chunks carry ``undated: True``.
+            clauses.append(
+                {"$or": [dated, {"undated": True}]} if filters.include_undated else dated
+            )
+    return _all(clauses)
 
 
 class ChromaStore:
