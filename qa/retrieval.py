@@ -12,7 +12,7 @@ from datetime import date
 from typing import Final, Literal
 
 from qa.ports import ChangeFeed, ChunkIndex, Embedder, LexicalSearcher
-from qa.timeframe import age_days, recency_factor, restrict
+from qa.timeframe import age_days, recency_factors, restrict
 from qa.types import Filters, Hit
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,9 @@ class HybridRetriever:
         """The ``k`` best passages for ``query``, best first.
 
         With ``as_of``, documents published after the end of that day are left out (undated
-        ones stay), and, where the prior applies, each candidate's fused score is multiplied
-        by ``recency_factor(age at as_of, recency_half_life_days, recency_floor)`` before the
-        cut, so that of two passages about alike the newer ranks first.
+        ones stay), and, where the prior applies, the candidates' fused scores are multiplied
+        by a factor that decays with their age (``prefer_recent``) before the cut, so that of
+        two passages about alike the newer ranks first.
         """
         filters = restrict(filters, as_of)
         prior = self._prior_applies(query, as_of)
@@ -185,21 +185,18 @@ class HybridRetriever:
         ]
 
     def prefer_recent(self, hits: Sequence[Hit], as_of: date) -> list[Hit]:
-        """``hits`` re-scored by the recency prior at ``as_of`` and re-sorted (stable)."""
-        rescored = [
-            hit.model_copy(
-                update={
-                    "score": round(
-                        hit.score
-                        * recency_factor(
-                            age_days(hit.published_at, as_of),
-                            self.recency_half_life_days,
-                            self.recency_floor,
-                        ),
-                        6,
-                    )
-                }
-            )
-            for hit in hits
+        """``hits`` re-scored by the recency prior and re-sorted, ties in their order.
+
+        Each score is multiplied by ``recency_factors``: the newest candidate keeps its score,
+        older ones lose by their age behind it; undated ones get the median factor.
+        """
+        factors = recency_factors(
+            [age_days(hit.published_at, as_of) for hit in hits],
+            self.recency_half_life_days,
+            self.recency_floor,
+        )
+        order = sorted(range(len(hits)), key=lambda i: -hits[i].score * factors[i])
+        return [
+            hits[i].model_copy(update={"score": round(hits[i].score * factors[i], 6)})
+            for i in order
         ]
-        return sorted(rescored, key=lambda hit: -hit.score)

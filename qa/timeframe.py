@@ -2,12 +2,14 @@
 
 A question asked as of a day reads only documents published by the end of that day (UTC),
 plus the undated ones, which nothing rules out; among those, retrieval may prefer the newer
-(``recency_factor``; its half-life was measured, see bench/README.md "Recency").
+(``recency_factors``; its half-life was measured, see bench/README.md "Recency").
 """
 
 from __future__ import annotations
 
 import re
+import statistics
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Final
 
@@ -79,11 +81,26 @@ def age_days(published_at: datetime | None, as_of: date) -> float | None:
     return max((as_of - moment.astimezone(UTC).date()).days, 0)
 
 
-def recency_factor(age: float | None, half_life_days: float, floor: float = 0.0) -> float:
-    """``floor + (1 - floor) * 0.5 ** (age / half_life)``: 1 for today, halving (above the
-    floor) every ``half_life_days``. An undated document (``age`` None) gets the factor of
-    one half-life: neither the newest nor the oldest."""
+def recency_factor(age: float, half_life_days: float, floor: float = 0.0) -> float:
+    """``floor + (1 - floor) * 0.5 ** (age / half_life)``: 1 at age 0, halving (above the
+    floor) every ``half_life_days``; 1 whatever the age when ``half_life_days`` is 0."""
     if half_life_days <= 0:
         return 1.0
-    decay = 0.5 if age is None else 0.5 ** (age / half_life_days)
-    return floor + (1.0 - floor) * decay
+    return floor + (1.0 - floor) * float(0.5 ** (age / half_life_days))
+
+
+def recency_factors(
+    ages: Sequence[float | None], half_life_days: float, floor: float = 0.0
+) -> list[float]:
+    """The factor of each candidate: ``recency_factor`` of its age behind the newest
+    candidate (so the newest keeps its score, however long ago all of them were); an undated
+    candidate (age None) gets the median factor of the dated ones, neither preferred nor
+    held back, and 1 when none is dated."""
+    dated = [age for age in ages if age is not None]
+    newest = min(dated, default=0.0)
+    factors = [
+        None if age is None else recency_factor(age - newest, half_life_days, floor) for age in ages
+    ]
+    known = [f for f in factors if f is not None]
+    neutral = statistics.median(known) if known else 1.0
+    return [neutral if f is None else f for f in factors]

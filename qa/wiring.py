@@ -3,6 +3,7 @@ and decorates it once (batching, caching, metrics)."""
 
 from __future__ import annotations
 
+from qa.answering.attribution import AttributedAnswerer
 from qa.answering.condense import naive_condense
 from qa.answering.extractive import DEFAULT_THRESHOLD, ExtractiveAnswerer
 from qa.config import Settings
@@ -46,7 +47,9 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
         sentences=store,
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
     )
-    answerer: Answerer = extractive
+    # Extractive answers say who reported each sentence and when (qa/answering/attribution.py).
+    attributed = AttributedAnswerer(extractive, store.get_document)
+    answerer: Answerer = attributed
     condense: Condenser = naive_condense
     if settings.llm_enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
@@ -69,6 +72,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> QA
             extractive,
             store.get_document,
             load_prompts(settings.prompts_dir),
+            fallback_answerer=attributed,
         )
         answerer = llm
         condense = llm.condense

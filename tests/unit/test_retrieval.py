@@ -345,11 +345,17 @@ def test_the_recency_prior_puts_the_latest_report_first() -> None:
     assert doc_ids(recent)[0] == "week3"
     assert doc_ids(recent).index("week1") > doc_ids(recent).index("week2")
     assert set(doc_ids(recent)) == set(doc_ids(plain))
-    # Scores are the fused ones times the factor: week3 is 5 days old at the end of 20 Feb.
+    # Scores are the fused ones times the factor: the newest keeps its score, week2 is a
+    # week behind it, week1 two; the undated one gets the median factor (week2's).
     fused = {h.doc_id: h.score for h in plain}
     scored = {h.doc_id: h.score for h in recent}
-    assert scored["week3"] == pytest.approx(fused["week3"] * 0.5 ** (5 / 7), abs=1e-5)
+    assert scored["week3"] == fused["week3"]
+    assert scored["week2"] == pytest.approx(fused["week2"] * 0.5, abs=1e-5)
+    assert scored["week1"] == pytest.approx(fused["week1"] * 0.25, abs=1e-5)
     assert scored["background"] == pytest.approx(fused["background"] * 0.5, abs=1e-5)
+    # Asked years later, the same order: age counts behind the newest report.
+    later = retriever(store, recency_half_life_days=7.0).search(ASK, 4, as_of=date(2030, 1, 1))
+    assert doc_ids(later) == doc_ids(recent)
 
 
 def test_no_prior_without_as_of_or_outside_its_scope() -> None:

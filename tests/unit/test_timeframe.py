@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from qa.timeframe import AsOf, age_days, end_of_day, parse_as_of, recency_factor, restrict
+from qa.timeframe import (
+    AsOf,
+    age_days,
+    end_of_day,
+    parse_as_of,
+    recency_factor,
+    recency_factors,
+    restrict,
+)
 from qa.types import Filters
 
 JULY6 = date(2021, 7, 6)
@@ -87,5 +95,14 @@ def test_recency_factor_halves_above_the_floor_every_half_life() -> None:
     assert recency_factor(14, 7) == 0.25
     assert recency_factor(7, 7, floor=0.5) == 0.75
     assert recency_factor(10_000, 7, floor=0.5) == pytest.approx(0.5)
-    assert recency_factor(None, 7, floor=0.5) == 0.75  # undated: as if one half-life old
     assert recency_factor(100, 0) == 1.0  # off
+
+
+def test_factors_count_age_behind_the_newest_candidate() -> None:
+    # Asked years later, the newest of old reports still keeps its score.
+    assert recency_factors([1000, 1007, 1014], 7) == [1.0, 0.5, 0.25]
+    assert recency_factors([0, 7], 7, floor=0.5) == [1.0, 0.75]
+    # Undated: the median of the dated factors, so neither preferred nor held back.
+    assert recency_factors([0, None, 7, 14], 7) == [1.0, 0.5, 0.5, 0.25]
+    assert recency_factors([None, None], 7) == [1.0, 1.0]
+    assert recency_factors([], 7) == []
