@@ -151,7 +151,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/qa-bench-recency"))
     parser.add_argument("--half-lives", default="1,3,7,14,30,90,365")
     parser.add_argument("--floors", default="0,0.5")
-    parser.add_argument("--chosen", default=None, help="scope:half-life:floor to report")
+    parser.add_argument(
+        "--chosen", default="always:30:0", help="scope:half-life:floor (the shipped default)"
+    )
     args = parser.parse_args()
     common.require_shared()
     common.quiet_logs()
@@ -199,11 +201,11 @@ def main() -> None:
         f"{len(halves['2023'])} of 2023)\n\n" + common.table(HEADERS, split_rows)
     )
 
-    chosen = best(results)
-    if args.chosen:
-        scope, half_life, floor = args.chosen.split(":")
-        label = f"{scope} h={half_life} floor={floor}"
-        chosen = Config(label, True, float(half_life), float(floor), scope)
+    scope, half_life, floor = args.chosen.split(":")
+    chosen = Config(
+        f"{scope} h={half_life} floor={floor}", True, float(half_life), float(floor), scope
+    )
+    chosen = next((c for c in configs if c == chosen), chosen)
     probes = [configs[0], configs[1], chosen]
     probes += [c for c in configs if c.half_life in (7.0, 30.0, 90.0) and c.floor == 0.0]
     probes = list(dict.fromkeys(probes))

@@ -82,10 +82,11 @@ class Settings(BaseSettings):
         "hybrid", description="hybrid fuses dense and BM25; dense or lexical use one of them."
     )
     recency_half_life_days: float = Field(
-        0.0,
+        30.0,
         ge=0,
         description="Questions asked with as_of: a passage's score halves (above "
-        "QA_RECENCY_FLOOR) every this many days of age at as_of. 0: no recency prior.",
+        "QA_RECENCY_FLOOR) for every this many days it is older than the newest candidate. "
+        "0: no recency prior. 30 was measured on realtimeqa-dev (bench/README.md).",
     )
     recency_floor: float = Field(
         0.0, ge=0, le=1, description="Share of its score the oldest passage keeps."

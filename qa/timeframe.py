@@ -2,7 +2,7 @@
 
 A question asked as of a day reads only documents published by the end of that day (UTC),
 plus the undated ones, which nothing rules out; among those, retrieval may prefer the newer
-(``recency_factors``; its half-life was measured, see bench/README.md "Recency").
+(``recency_factors``; its half-life was measured: bench/README.md, "Time-aware answers").
 """
 
 from __future__ import annotations

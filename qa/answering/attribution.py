@@ -21,77 +21,15 @@ from qa.types import Answer, Citation, Document, Hit, Turn
 _MARKER: Final = re.compile(r"\s*\[(\d+)\]([.!?]?)")
 _FIRST_WORD: Final = re.compile(r"[A-Z][a-z]*(?=\W|$)")
 # Words that start a sentence with a capital only because they start it.
-_COMMON: Final = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "there",
-        "their",
-        "they",
-        "he",
-        "she",
-        "his",
-        "her",
-        "we",
-        "our",
-        "some",
-        "many",
-        "most",
-        "more",
-        "several",
-        "few",
-        "all",
-        "both",
-        "each",
-        "one",
-        "two",
-        "three",
-        "in",
-        "on",
-        "at",
-        "after",
-        "before",
-        "during",
-        "over",
-        "under",
-        "since",
-        "until",
-        "while",
-        "when",
-        "as",
-        "by",
-        "for",
-        "from",
-        "with",
-        "without",
-        "about",
-        "according",
-        "last",
-        "next",
-        "earlier",
-        "later",
-        "meanwhile",
-        "however",
-        "but",
-        "and",
-        "or",
-        "so",
-        "yet",
-        "also",
-        "still",
-        "then",
-        "now",
-        "today",
-        "yesterday",
-    ]
-)
+_COMMON_WORDS: Final = """
+    a an the this that these those it its there their they he she his her we our some many
+    most more several few all both each every any no not one two three other another such in
+    on at after before during over under since until while when where as by for from with
+    without about according last next earlier later meanwhile however instead also still
+    then now today yesterday tomorrow here thus therefore moreover furthermore although
+    though despite even only if because yet but and or so what who which why how
+"""
+_COMMON: Final = frozenset(_COMMON_WORDS.split())
 
 
 def attribution(doc: Document) -> str:
@@ -113,6 +51,12 @@ def _lowered(sentence: str, doc: Document) -> str:
     if word in _COMMON or re.search(rf"\b{re.escape(word)}\b", doc.text):
         return word + sentence[match.end() :]
     return sentence
+
+
+def _names(sentence: str, doc: Document) -> bool:
+    """Whether ``sentence`` already says who reported it ("Moscow (AsiaNews) - ...")."""
+    who = doc.publisher or doc.source
+    return who.lower() in sentence.lower()
 
 
 def _pieces(text: str, numbers: set[int]) -> list[tuple[str, int | None]]:
@@ -137,7 +81,7 @@ def attributed_pieces(answer: Answer, documents: DocumentLookup) -> list[str]:
     previous: str | None = None
     for piece, n in _pieces(answer.answer, set(by_n)):
         doc = lookup(by_n[n].doc_id) if n is not None else None
-        if doc is None or doc.doc_id == previous:
+        if doc is None or doc.doc_id == previous or _names(piece, doc):
             out.append(piece)
         else:
             out.append(f"{attribution(doc)}, {_lowered(piece, doc)}")

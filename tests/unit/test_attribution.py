@@ -152,3 +152,12 @@ def test_a_stream_without_citations_passes_through() -> None:
     abstained = Answer(answer="The articles don't say.", answerable=False)
     decorated = AttributedAnswerer(Scripted("The articles don't say.", abstained), DOCS.get)
     assert list(decorated.stream("q", [], [])) == ["The articles don't say.", abstained]
+
+
+def test_a_sentence_that_names_its_publisher_is_left_as_it_is() -> None:
+    sentence = "Moscow (AsiaNews) - Putin spoke with the Tajik president by telephone [1]."
+    assert attribute(extractive(sentence, cite(1, "tajik", 2)), DOCS.get).answer == sentence
+    instead = "Instead, officials asked others [1]."
+    assert attribute(extractive(instead, cite(1, "tajik", 2)), DOCS.get).answer == (
+        "According to AsiaNews, instead, officials asked others [1]."
+    )
