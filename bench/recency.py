@@ -156,6 +156,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     common.require_shared()
+    if not (RTQA / "questions.jsonl").is_file():
+        raise SystemExit(f"bench: {RTQA} is missing (realtimeqa-dev questions and corpus)")
     common.quiet_logs()
     from qa.eval.scoring import load_questions
 
