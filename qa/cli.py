@@ -72,8 +72,21 @@ def _filters(args: argparse.Namespace) -> Any:
     return Filters(source=args.source)
 
 
+def _as_of(args: argparse.Namespace) -> Any:
+    """``--as-of`` as a date; a bad one is one line and exit 2 (not argparse's usage)."""
+    if getattr(args, "as_of", None) is None:
+        return None
+    from qa.timeframe import parse_as_of
+
+    try:
+        return parse_as_of(args.as_of)
+    except ValueError as exc:
+        raise CLIError(f"--as-of: {exc}") from None
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    hits = _service(settings).search(args.query, args.k, _filters(args))
+    as_of = _as_of(args)
+    hits = _service(settings).search(args.query, args.k, _filters(args), as_of=as_of)
     if args.json:
         print(json.dumps({"hits": [h.model_dump(mode="json") for h in hits]}, ensure_ascii=False))
         return 0
@@ -84,8 +97,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    as_of = _as_of(args)
     answer = _service(settings).ask(
-        args.question, conversation_id=args.conversation, top_k=args.k, filters=_filters(args)
+        args.question,
+        conversation_id=args.conversation,
+        top_k=args.k,
+        filters=_filters(args),
+        as_of=as_of,
     )
     if args.json:
         print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
@@ -161,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(arg)
         p.add_argument("--k", type=int, default=None, help="passages to retrieve")
         p.add_argument("--source", action="append", help="only this source (repeatable)")
+        p.add_argument(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="ask as on this day: nothing published later, newer passages preferred",
+        )
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=fn)
         if name == "ask":

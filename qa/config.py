@@ -157,6 +157,21 @@ class RetrievalSettings(SettingsGroup):
     mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="hybrid fuses dense and BM25; dense or lexical use one of them."
     )
+    recency_half_life_days: float = Field(
+        30.0,
+        ge=0,
+        description="Questions asked with as_of: a passage's score halves (above "
+        "QA_RECENCY_FLOOR) for every this many days it is older than the newest candidate. "
+        "0: no recency prior. 30 was measured on realtimeqa-dev (bench/README.md).",
+    )
+    recency_floor: float = Field(
+        0.0, ge=0, le=1, description="Share of its score the oldest passage keeps."
+    )
+    recency_scope: Literal["always", "cue", "off"] = Field(
+        "always",
+        description="always: every question asked with as_of; cue: only those asking for the "
+        "current state (now, latest, currently, this week...).",
+    )
 
     @model_validator(mode="after")
     def _top_k_within_max(self) -> Self:

@@ -21,6 +21,7 @@ provides, and what wiring passes around.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -226,7 +227,12 @@ class LanguageCheck(Protocol):
 class Retriever(Protocol):
     """Finds passages for a query."""
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, *, as_of: date | None = None
+    ) -> list[Hit]:
+        """Best first; with ``as_of``, as known at the end of that day (UTC): nothing
+        published later, newer passages preferred."""
+        ...
 
 
 class Answerer(Protocol):

@@ -1,20 +1,40 @@
-"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused, diversified by document."""
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused, diversified by document; for a
+question asked as of a day, only what was published by then, newer passages preferred."""
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from datetime import date
+from typing import Final, Literal
 
 from qa.ports import ChangeFeed, ChunkIndex, Embedder, LexicalSearcher
+from qa.timeframe import age_days, recency_factors, restrict
 from qa.types import Filters, Hit
 
 log = logging.getLogger(__name__)
 
 Fusion = Literal["rrf", "convex"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+#: When the recency prior applies to a question asked with ``as_of``: always, only when the
+#: question asks about the current state of things (``asks_for_latest``), or never.
+RecencyScope = Literal["always", "cue", "off"]
+
+# Words that ask for the state of things at the time of asking.
+_LATEST: Final = re.compile(
+    r"\b(?:now|nowadays|currently|current|latest|newest|most\s+recent(?:ly)?|recent(?:ly)?"
+    r"|today|tonight|this\s+(?:week|weekend|month|year)|so\s+far|yet|still|as\s+of)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_latest(question: str) -> bool:
+    """Whether ``question`` asks about the current state ("now", "latest", "this week")."""
+    return bool(_LATEST.search(question))
+
 
 #: Reciprocal-rank-fusion constant (Cormack et al. 2009).
 RRF_K = 60
@@ -92,7 +112,11 @@ class HybridRetriever:
         fusion: Fusion = "convex",
         alpha: float = 0.7,
         candidates: int = 40,
+        recency_half_life_days: float = 0.0,
+        recency_floor: float = 0.0,
+        recency_scope: RecencyScope = "always",
     ) -> None:
+        """``recency_*``: the prior for questions asked with ``as_of`` (see ``search``)."""
         self._store = store
         self._embedder = embedder
         self._lexical = lexical
@@ -101,9 +125,39 @@ class HybridRetriever:
         self.fusion = fusion
         self.alpha = alpha
         self._candidates = candidates
+        self.recency_half_life_days = recency_half_life_days
+        self.recency_floor = recency_floor
+        self.recency_scope = recency_scope
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        """The ``k`` best passages for ``query``, best first."""
+    def _prior_applies(self, query: str, as_of: date | None) -> bool:
+        if as_of is None or self.recency_half_life_days <= 0 or self.recency_scope == "off":
+            return False
+        return self.recency_scope == "always" or asks_for_latest(query)
+
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, *, as_of: date | None = None
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first.
+
+        With ``as_of``, documents published after the end of that day are left out (undated
+        ones stay), and, where the prior applies, the candidates' fused scores are multiplied
+        by a factor that decays with their age (``prefer_recent``) before the cut, so that of
+        two passages about alike the newer ranks first.
+        """
+        filters = restrict(filters, as_of)
+        prior = self._prior_applies(query, as_of)
+        # The prior can lift any candidate, so all their dates are needed then.
+        hits = self.candidates(query, k, filters, every=prior)
+        if prior:
+            assert as_of is not None
+            hits = self.prefer_recent(hits, as_of)
+        return diversify(hits[: 3 * k], k)
+
+    def candidates(
+        self, query: str, k: int, filters: Filters | None, *, every: bool = False
+    ) -> list[Hit]:
+        """Fused candidates with their fused scores, best first: the ``3 * k`` that ``search``
+        diversifies from, or (``every``) all of the ``max(candidates, 4 * k)`` best."""
         n = max(self._candidates, 4 * k)
         dense_pairs: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
@@ -122,11 +176,27 @@ class HybridRetriever:
             ranked = rrf([[c for c, _ in dense_pairs], [c for c, _ in lexical]])
         else:
             ranked = convex(dense_pairs, lexical, self.alpha)
-        kept = [r.chunk_id for r in ranked[: 3 * k]]
-        known = {hit.chunk_id: hit for hit in self._store.get_hits(kept)}
-        hits = [
+        ranked = ranked[: n if every else 3 * k]
+        known = {hit.chunk_id: hit for hit in self._store.get_hits([r.chunk_id for r in ranked])}
+        return [
             known[r.chunk_id].model_copy(update={"score": round(r.score, 6)})
-            for r in ranked[: 3 * k]
+            for r in ranked
             if r.chunk_id in known
         ]
-        return diversify(hits, k)
+
+    def prefer_recent(self, hits: Sequence[Hit], as_of: date) -> list[Hit]:
+        """``hits`` re-scored by the recency prior and re-sorted, ties in their order.
+
+        Each score is multiplied by ``recency_factors``: the newest candidate keeps its score,
+        older ones lose by their age behind it; undated ones get the median factor.
+        """
+        factors = recency_factors(
+            [age_days(hit.published_at, as_of) for hit in hits],
+            self.recency_half_life_days,
+            self.recency_floor,
+        )
+        order = sorted(range(len(hits)), key=lambda i: -hits[i].score * factors[i])
+        return [
+            hits[i].model_copy(update={"score": round(hits[i].score * factors[i], 6)})
+            for i in order
+        ]

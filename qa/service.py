@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,16 @@ class QAService:
         return text
 
     def search(
-        self, query: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[Hit]:
-        return self._retriever.search(self.check_question(query), self._top_k(top_k), filters)
+        """Passages for ``query``; with ``as_of``, as known at the end of that day (UTC)."""
+        k = self._top_k(top_k)
+        return self._retriever.search(self.check_question(query), k, filters, as_of=as_of)
 
     def _prepare(
         self,
@@ -162,6 +170,8 @@ class QAService:
         top_k: int | None,
         filters: Filters | None,
         history: Sequence[Turn] | None,
+        *,
+        as_of: date | None = None,
     ) -> Prepared:
         question = self.check_question(question)
         k = self._top_k(top_k)
@@ -177,7 +187,7 @@ class QAService:
             turns = self._conversations.history(conversation_id)
         started = time.perf_counter()
         # A follow-up that stands alone is searched and answered exactly as if asked alone.
-        resolved = self._follow_ups.resolve(question, turns, k, filters)
+        resolved = self._follow_ups.resolve(question, turns, k, filters, as_of=as_of)
         retrieve_ms = (time.perf_counter() - started) * 1000 - (resolved.condense_ms or 0.0)
         return Prepared(
             conversation_id,
@@ -197,9 +207,15 @@ class QAService:
         top_k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[Turn] | None = None,
+        as_of: date | None = None,
     ) -> Answer:
-        """Answer ``question`` with verified citations, remembering the conversation."""
-        answers = self._answer(question, conversation_id, top_k, filters, history, streaming=False)
+        """Answer ``question`` with verified citations, remembering the conversation.
+
+        ``as_of``: the day it is asked on; documents published after that day are not used
+        (undated ones are) and newer passages are preferred (see HybridRetriever.search)."""
+        answers = self._answer(
+            question, conversation_id, top_k, filters, history, as_of=as_of, streaming=False
+        )
         return next(item for item in answers if isinstance(item, Answer))
 
     def ask_stream(
@@ -210,9 +226,12 @@ class QAService:
         top_k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[Turn] | None = None,
+        as_of: date | None = None,
     ) -> Iterator[str | Answer]:
-        """Text deltas, then the final verified Answer."""
-        return self._answer(question, conversation_id, top_k, filters, history, streaming=True)
+        """Text deltas, then the final verified Answer (``as_of`` as in ``ask``)."""
+        return self._answer(
+            question, conversation_id, top_k, filters, history, as_of=as_of, streaming=True
+        )
 
     def _answer(
         self,
@@ -222,6 +241,7 @@ class QAService:
         filters: Filters | None,
         history: Sequence[Turn] | None,
         *,
+        as_of: date | None,
         streaming: bool,
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
@@ -231,7 +251,7 @@ class QAService:
                 yield unreadable.answer
             yield unreadable
             return
-        prepared = self._prepare(question, conversation_id, top_k, filters, history)
+        prepared = self._prepare(question, conversation_id, top_k, filters, history, as_of=as_of)
         conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()

@@ -124,6 +124,9 @@ class Filters(_Frozen):
     doc_id: list[str] | None = Field(None, description="Only these document ids.")
     published_after: datetime | None = Field(None, description="published_at >= this.")
     published_before: datetime | None = Field(None, description="published_at <= this.")
+    include_undated: bool = Field(
+        False, description="With a published_* bound: also keep documents without a date."
+    )
 
 
 class Hit(_Frozen):

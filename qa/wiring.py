@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qa.answering.attribution import AttributedAnswerer
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import Settings
 from qa.embeddings.batching import BatchingEmbedder
@@ -69,7 +70,14 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
     vectors = VectorCache(BatchingEmbedder(embedder))
     retriever: Retriever = HybridRetriever(
-        store, vectors, lexical, store, mode=settings.retrieval.mode
+        store,
+        vectors,
+        lexical,
+        store,
+        mode=settings.retrieval.mode,
+        recency_half_life_days=settings.retrieval.recency_half_life_days,
+        recency_floor=settings.retrieval.recency_floor,
+        recency_scope=settings.retrieval.recency_scope,
     )
     # The evidence model is read here: a missing or corrupt model file stops startup.
     extractive = ExtractiveAnswerer(
@@ -78,7 +86,9 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
         sentences=store,
         threshold=settings.answering.min_evidence_score,
     )
-    answerer: Answerer = extractive
+    # Extractive answers say who reported each sentence and when (qa/answering/attribution.py).
+    attributed = AttributedAnswerer(extractive, store.get_document)
+    answerer: Answerer = attributed
     condense: Condenser | None = None
     if settings.llm.enabled:  # importing openai costs ~1 s of start-up: only when used
         from qa.answering.llm import LLMAnswerer
@@ -101,6 +111,7 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
             extractive,
             store.get_document,
             load_prompts(settings.answering.prompts_dir),
+            fallback_answerer=attributed,
         )
         answerer = llm
         condense = llm.condense

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from qa.answering.condense import naive_condense
 from qa.ports import Condenser, Retriever
@@ -110,13 +111,19 @@ class FollowUps:
         self._condense = condense
 
     def resolve(
-        self, question: str, history: Sequence[Turn], k: int, filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn],
+        k: int,
+        filters: Filters | None = None,
+        *,
+        as_of: date | None = None,
     ) -> Resolved:
-        alone = self._retriever.search(question, k, filters)
+        alone = self._retriever.search(question, k, filters, as_of=as_of)
         if not history:
             return Resolved(question, question, alone)
         glued = naive_condense(question, history)
-        with_context = self._retriever.search(glued, k, filters)
+        with_context = self._retriever.search(glued, k, filters, as_of=as_of)
         if stands_alone(question, alone, with_context):
             log.debug("follow-up stands alone: %r", question)
             return Resolved(question, question, alone)
@@ -127,7 +134,7 @@ class FollowUps:
             condense_ms = (time.perf_counter() - started) * 1000
             # An unchanged rewrite adds nothing to what was measured: it needs the context.
             if rewrite and _words(rewrite) != _words(question) and keeps_content(question, rewrite):
-                hits = self._retriever.search(rewrite, k, filters)
+                hits = self._retriever.search(rewrite, k, filters, as_of=as_of)
                 return Resolved(rewrite, rewrite, hits, condense_ms)
             log.info("rewrite of a follow-up not used (unchanged, or lost its words): %r", rewrite)
         return Resolved(glued, question, fuse(alone, with_context, k), condense_ms)

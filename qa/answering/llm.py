@@ -18,7 +18,7 @@ from qa.answering.citations import (
 from qa.answering.extractive import ExtractiveAnswerer, abstain
 from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
 from qa.errors import LLMError
-from qa.ports import ChatModel
+from qa.ports import Answerer, ChatModel
 from qa.prompts import Prompts
 from qa.types import Answer, Hit, Turn
 
@@ -74,12 +74,15 @@ class LLMAnswerer:
         fallback: ExtractiveAnswerer,
         documents: DocumentLookup,
         prompts: Prompts,
+        *,
+        fallback_answerer: Answerer | None = None,
     ) -> None:
         """``fallback`` ranks the evidence (both modes start from the same ranking), checks
         that claims are supported (with the same embeddings cache), and answers when the
-        LLM fails."""
+        LLM fails (through ``fallback_answerer`` when given: the same answers, decorated)."""
         self.chat = chat
         self.fallback = fallback
+        self.fallback_answerer: Answerer = fallback_answerer or fallback
         self.documents = documents
         self.prompts = prompts
 
@@ -147,7 +150,7 @@ class LLMAnswerer:
         try:
             reply = self.chat.complete(messages)
         except LLMError as exc:
-            return self._degraded(self.fallback.answer(question, hits, history), exc)
+            return self._degraded(self.fallback_answerer.answer(question, hits, history), exc)
         answer = self._finish(reply.text, sources, documents, confidence)
         elapsed = (time.perf_counter() - started) * 1000
         return answer.model_copy(update={"timings_ms": {"llm": elapsed}})
@@ -169,7 +172,7 @@ class LLMAnswerer:
                     parts.append(delta)
                     yield delta
         except LLMError as exc:
-            for item in self.fallback.stream(question, hits, history):
+            for item in self.fallback_answerer.stream(question, hits, history):
                 if isinstance(item, Answer):
                     yield self._degraded(item, exc)
                 elif not parts:

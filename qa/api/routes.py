@@ -44,7 +44,7 @@ router = APIRouter(prefix="/v1")
 @router.post("/search", response_model=SearchResponse, tags=["retrieval"])
 def search(body: SearchRequest, service: Service) -> SearchResponse:
     """Passages relevant to a query, with their exact source lines."""
-    hits = service.search(body.query, body.top_k, body.filters)
+    hits = service.search(body.query, body.top_k, body.filters, as_of=body.as_of)
     return SearchResponse(hits=hits)
 
 
@@ -56,6 +56,7 @@ def ask(body: AskRequest, service: Service) -> Answer:
         conversation_id=body.conversation_id,
         top_k=body.top_k,
         filters=body.filters,
+        as_of=body.as_of,
     )
 
 
@@ -83,6 +84,7 @@ async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
         conversation_id=body.conversation_id,
         top_k=body.top_k,
         filters=body.filters,
+        as_of=body.as_of,
     )
     first, rest = await _primed(stream)
 
@@ -144,14 +146,15 @@ def _completion_base(completion_id: str, created: int, obj: str) -> dict[str, An
 
 @router.post("/chat/completions", tags=["openai"], response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> Response:
-    """OpenAI-compatible chat; `citations` rides along as an extra field."""
+    """OpenAI-compatible chat; `citations` rides along as an extra field, and `as_of`
+    (YYYY-MM-DD) may be sent as one."""
     service = get_service(request)
     question, history = _conversation(body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
         answer: Answer = await run_in_threadpool(
-            lambda: service.ask(question, history=history, top_k=body.top_k)
+            lambda: service.ask(question, history=history, top_k=body.top_k, as_of=body.as_of)
         )
         content = answer.answer + sources_footer(answer.citations)
         payload = _completion_base(completion_id, created, "chat.completion") | {
@@ -172,7 +175,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         }
         return Response(json.dumps(payload), media_type="application/json")
 
-    stream = service.ask_stream(question, history=history, top_k=body.top_k)
+    stream = service.ask_stream(question, history=history, top_k=body.top_k, as_of=body.as_of)
     first, rest = await _primed(stream)
 
     def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> str:

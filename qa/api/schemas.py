@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qa.timeframe import AsOf
 from qa.types import Filters, Hit
+
+_AS_OF = (
+    "The day the question is asked on (YYYY-MM-DD): documents published after the end of "
+    "that day (UTC) are not used, undated ones are, and newer passages are preferred."
+)
 
 
 class _Strict(BaseModel):
@@ -18,6 +24,7 @@ class SearchRequest(_Strict):
     query: str = Field(..., min_length=1, description="What to look for.")
     top_k: int | None = Field(None, ge=1, le=200, description="Passages to return.")
     filters: Filters | None = None
+    as_of: AsOf | None = Field(None, description=_AS_OF)
 
 
 class SearchResponse(BaseModel):
@@ -31,6 +38,7 @@ class AskRequest(_Strict):
     )
     top_k: int | None = Field(None, ge=1, le=200)
     filters: Filters | None = None
+    as_of: AsOf | None = Field(None, description=_AS_OF)
 
 
 class ArticleIn(BaseModel):
@@ -102,3 +110,4 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=200)
+    as_of: AsOf | None = Field(None, description=f"Extension. {_AS_OF}")

@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -40,9 +41,17 @@ class IngestSummary(Protocol):
 class EvalService(Protocol):
     """The part of QAService that an evaluation run uses."""
 
-    def search(self, query: str, top_k: int | None = None) -> list[Hit]: ...
+    def search(
+        self, query: str, top_k: int | None = None, *, as_of: date | None = None
+    ) -> list[Hit]: ...
 
-    def ask(self, question: str, *, conversation_id: str | None = None) -> Answer: ...
+    def ask(
+        self,
+        question: str,
+        *,
+        conversation_id: str | None = None,
+        as_of: date | None = None,
+    ) -> Answer: ...
 
     def history(self, conversation_id: str, limit: int = 6) -> list[Turn]: ...
 
@@ -62,8 +71,9 @@ def evaluate(
 ) -> list[QuestionScore]:
     rows = []
     for q in questions:
-        hits = service.search(q.question, top_k=k)
-        answer = service.ask(q.question)
+        # A question with an as_of is asked on that day (realtimeqa-dev's all are).
+        hits = service.search(q.question, top_k=k, as_of=q.as_of)
+        answer = service.ask(q.question, as_of=q.as_of)
         rows.append(score_question(q, hits, answer))
     return rows
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from qa.errors import InputError
+from qa.timeframe import AsOf
 from qa.types import Answer, Citation, Hit
 
 
@@ -27,6 +28,7 @@ class LabelledQuestion(BaseModel):
     evidence: list[Evidence] = []
     evidence_mode: str = "any"
     forbidden_evidence: list[Evidence] = []
+    as_of: AsOf | None = None  # the day it is asked on: answer from what was known then
 
 
 def load_questions(path: Path) -> list[LabelledQuestion]:

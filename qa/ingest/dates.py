@@ -1,10 +1,23 @@
-"""Dates in articles: bare datelines and ``published_at`` values, read as aware UTC datetimes."""
+"""Dates in articles: bare datelines and ``published_at`` values, read as aware UTC datetimes.
+
+A small pattern (``DATELINE``) decides whether a whole line is only a date and/or a time;
+the value itself is read by ``dateparser`` (imported on first use: it costs ~0.2 s). One
+thing is not left to the parser: a numeric date such as 07/09/2021 reads as July or as
+September, and dateparser would silently pick its locale's order. Such a date is read only
+when its own fields, or a caller that saw other dates of the same page, settle the order.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Final
+from datetime import UTC, date, datetime, time
+from functools import cache
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
+
+DateOrder = Literal["DMY", "MDY"]
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -27,96 +40,72 @@ DATELINE: Final = re.compile(
     rf"(?:{_DATE}(?:{_SEP}{_TIME})?|{_TIME}(?:{_SEP}{_DATE})?)\W{{0,2}}$",
     re.IGNORECASE,
 )
+# Day and month as numbers (07/09/2021, 7.9.21): the only dates whose order is in doubt.
+_NUMERIC_DATE: Final = re.compile(r"(?<![\d:])(\d{1,2})[/.-](\d{1,2})[/.-](?:\d{4}|\d{2})\b")
 
-_ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.I)
-_WEEKDAY_PREFIX = re.compile(rf"^{_WEEKDAY},?\s+", re.I)
-_TZ_SUFFIX = re.compile(
-    r"\s*(?:(?P<utc>z|utc|gmt)|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2}))$", re.I
-)
-_NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:\s+(.+))?$")
-_TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p")
-_DATE_FORMATS = ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
-# Explicit formats only: a guessing parser would read 07/09/2021 as some month silently.
-_TEXT_FORMATS = (
-    *_DATE_FORMATS,
-    *(f"{d} {t}" for d in _DATE_FORMATS for t in _TIME_FORMATS),
-    *(f"{t} {d}" for d in _DATE_FORMATS for t in _TIME_FORMATS),
-)
+_SETTINGS: Final = {
+    # A date without its day, month or year is not a publication date (dateparser would
+    # otherwise fill the gaps from today).
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    "STRICT_PARSING": True,
+    "TIMEZONE": "UTC",  # naive values are taken as UTC
+    "TO_TIMEZONE": "UTC",
+    "RETURN_AS_TIMEZONE_AWARE": True,
+}
+
+
+@cache
+def _parser(order: DateOrder | None) -> DateDataParser:
+    from dateparser.date import DateDataParser
+
+    settings = dict(_SETTINGS, DATE_ORDER=order) if order else _SETTINGS
+    return DateDataParser(languages=["en"], settings=settings)
 
 
 def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _parse_time(text: str) -> time | None:
-    for fmt in _TIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).time()
-        except ValueError:
-            continue
+def numeric_order(text: str) -> DateOrder | None:
+    """The day/month order a numeric date in ``text`` shows by itself (30/09 is day first,
+    09/30 month first), else None."""
+    match = _NUMERIC_DATE.search(text)
+    if match is None:
+        return None
+    first, second = int(match[1]), int(match[2])
+    if first > 12 >= second:
+        return "DMY"
+    if second > 12 >= first:
+        return "MDY"
     return None
 
 
-def _parse_numeric(match: re.Match[str]) -> datetime | None:
-    first, second, year = int(match[1]), int(match[2]), int(match[3])
-    if first > 12 >= second or first == second:
-        day, month = first, second
-    elif second > 12 >= first:
-        day, month = second, first
-    else:
-        return None  # day/month order cannot be told apart
-    clock = _parse_time(match[4]) if match[4] else time()
-    if clock is None:
-        return None
-    try:
-        return datetime.combine(date(year, month, day), clock)
-    except ValueError:
-        return None
+def parse_datetime_text(text: str, *, order: DateOrder | None = None) -> datetime | None:
+    """An unambiguous date/time string as an aware UTC datetime, else None.
 
-
-def parse_datetime_text(text: str) -> datetime | None:
-    """Parse an unambiguous date/time string to an aware UTC datetime, else None.
-
-    Naive values are taken as UTC. Accepts ISO-8601, "6 Jul, 2021 11:48", "July 6, 2021",
-    "Tue, 06 Jul 2021 11:48:00 GMT" and numeric dates whose day/month order is certain.
+    Naive values are taken as UTC. ISO-8601, "6 Jul, 2021 11:48", "July 6, 2021",
+    "Tue, 06 Jul 2021 11:48:00 GMT", "Sept. 9, 2021, 4:05 p.m." and the like. A numeric
+    date whose day/month order its fields do not show (07/09/2021) is read with ``order``
+    when given, and is None otherwise (05/05/2021 needs no order).
     """
-    value = _WEEKDAY_PREFIX.sub("", " ".join(text.split()))
-    value = _ORDINAL.sub("", value)
-    value = re.sub(r"(?<=[a-z])\.", "", value, flags=re.I)  # "Jul." / "p.m."
-    value = re.sub(r"\bsept\b", "sep", value, flags=re.I)
-    value = " ".join(re.sub(r"[,|•·@]|\bat\b", " ", value, flags=re.I).split())
-    tz: timezone | None = None
-    tz_match = _TZ_SUFFIX.search(value)
-    # A numeric offset only follows a time: in "06-07-2021" the "-2021" is the year.
-    if tz_match and (tz_match["utc"] or ":" in value[: tz_match.start()]):
-        if tz_match["utc"]:
-            tz = UTC
-        else:
-            offset = timedelta(hours=int(tz_match["h"]), minutes=int(tz_match["m"]))
-            tz = timezone(-offset if tz_match["sign"] == "-" else offset)
-        value = value[: tz_match.start()]
-    parsed = _parse_plain(value)
-    if parsed is None:
+    value = " ".join(text.split())
+    if not value:
         return None
-    return _as_utc(parsed.replace(tzinfo=tz) if tz else parsed)
-
-
-def _parse_plain(value: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(value)
+        return _as_utc(datetime.fromisoformat(value))
     except ValueError:
         pass
-    if numeric := _NUMERIC.match(value):
-        return _parse_numeric(numeric)
-    for fmt in _TEXT_FORMATS:
-        try:
-            return datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-    return None
+    numeric = _NUMERIC_DATE.search(value)
+    if numeric is not None:
+        own = numeric_order(value)
+        if own is None and numeric[1] != numeric[2] and order is None:
+            return None  # 07/09/2021: July or September, and nothing says which
+        order = own or order or "DMY"  # 05/05/2021 reads the same either way
+    parsed = _parser(order).get_date_data(value).date_obj
+    return _as_utc(parsed) if parsed is not None else None
 
 
-def parse_dateline(line: str) -> datetime | None:
+def parse_dateline(line: str, *, order: DateOrder | None = None) -> datetime | None:
     """The publication time a bare dateline states; None if not one, ambiguous or "Updated"."""
     match = DATELINE.match(line.strip())
     if match is None:
@@ -124,7 +113,8 @@ def parse_dateline(line: str) -> datetime | None:
     label = (match["label"] or "").lower()
     if "updated" in label:
         return None
-    return parse_datetime_text(line.strip()[match.end("label") if match["label"] else 0 :])
+    stripped = line.strip()
+    return parse_datetime_text(stripped[match.end("label") if match["label"] else 0 :], order=order)
 
 
 def parse_published(value: object) -> datetime:

@@ -259,7 +259,7 @@ def _assemble(
         "source": values.get("source") or source,
         "title": values.get("title") or _title_from_line(lines[cleaned.first_content - 1]),
         "url": values.get("url"),
-        "publisher": values.get("publisher"),
+        "publisher": values.get("publisher") or cleaned.publisher,
         "published_at": published,
         "metadata": metadata,
         "lines": tuple(lines),

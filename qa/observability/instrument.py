@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 
 from qa.errors import LLMError
 from qa.observability.metrics import (
@@ -28,10 +29,12 @@ class TimedRetriever:
     def __init__(self, inner: Retriever) -> None:
         self._inner = inner
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, *, as_of: date | None = None
+    ) -> list[Hit]:
         started = time.perf_counter()
         try:
-            return self._inner.search(query, k, filters)
+            return self._inner.search(query, k, filters, as_of=as_of)
         finally:
             metrics = current_metrics()
             if metrics is not None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from slack_bolt import BoltContext
@@ -35,6 +36,14 @@ log = logging.getLogger(__name__)
 #: Turns read back to find an answer's index (history() returns only the last few by default).
 MAX_TURNS = 10_000
 HINT = ":wave: Ask me a question about the articles, and I'll answer with cited lines."
+
+
+def as_of_for(event: dict[str, Any]) -> date | None:
+    """The day (UTC) the message was sent, from its Slack ``ts`` ("1625574480.000200")."""
+    try:
+        return datetime.fromtimestamp(float(event["ts"]), tz=UTC).date()
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def conversation_id_for(team: str | None, channel: str, thread_ts: str) -> str:
@@ -104,7 +113,10 @@ class SlackBot:
             )
             placeholder = str(sent["ts"])
             started = time.perf_counter()
-            answer = self.service.ask(question, conversation_id=conversation)
+            # Asked as of the message's day: a late or replayed event reads what was known then.
+            answer = self.service.ask(
+                question, conversation_id=conversation, as_of=as_of_for(event)
+            )
             turn = self._turn_of(conversation, answer)
             self._keep(conversation, turn, question, answer)
             key = FeedbackKey.for_answer(conversation, turn, answer)

@@ -72,6 +72,9 @@ logger = logging.getLogger(__name__)
 Where = dict[str, Any]
 
 REVISION_ID = "revision"  # in the changes collection
+# Chunks collection metadata: every undated chunk carries ``undated: True`` (stores written
+# before that flag existed get it once, on their first question asked with as_of).
+UNDATED_MARKED = "undated_marked"
 _DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # records read by id, never searched
 _DOCS_PER_READ = 200
 
@@ -88,6 +91,16 @@ def _chunks_where(conn: ChromaCollections, where: Where) -> dict[str, Any]:
     return dict(conn.chunks.get(where=where, include=["documents", "metadatas"]))
 
 
+def _all(clauses: list[Where]) -> Where | None:
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None
+
+
+def _flag_undated(conn: ChromaCollections, ids: list[str]) -> None:
+    conn.chunks.update(ids=ids, metadatas=[{"undated": True}] * len(ids))
+
+
 def _where(filters: Filters | None) -> Where | None:
     clauses: list[Where] = []
     if filters is not None:
@@ -95,13 +108,18 @@ def _where(filters: Filters | None) -> Where | None:
             clauses.append({"source": {"$in": list(filters.source)}})
         if filters.doc_id is not None:
             clauses.append({"doc_id": {"$in": list(filters.doc_id)}})
+        dates: list[Where] = []
         if filters.published_after is not None:
-            clauses.append({"published_ts": {"$gte": epoch_seconds(filters.published_after)}})
+            dates.append({"published_ts": {"$gte": epoch_seconds(filters.published_after)}})
         if filters.published_before is not None:
-            clauses.append({"published_ts": {"$lte": epoch_seconds(filters.published_before)}})
-    if len(clauses) > 1:
-        return {"$and": clauses}
-    return clauses[0] if clauses else None
+            dates.append({"published_ts": {"$lte": epoch_seconds(filters.published_before)}})
+        dated = _all(dates)
+        if dated is not None:
+            # Chroma cannot ask for a missing key: undated chunks carry ``undated: True``.
+            clauses.append(
+                {"$or": [dated, {"undated": True}]} if filters.include_undated else dated
+            )
+    return _all(clauses)
 
 
 class ChromaStore:
@@ -145,6 +163,8 @@ class ChromaStore:
         if hit_cache_size is None:
             hit_cache_size = config.hit_cache_size if config else 4096
         self._hits: LRU[str, Hit] = LRU(hit_cache_size)
+        self._undated_marked = False
+        self._marking = threading.Lock()
 
     @classmethod
     def from_settings(cls, config: StoreSettings) -> ChromaStore:
@@ -184,7 +204,9 @@ class ChromaStore:
             meta = dict(collection.metadata or {})
             if "embedder" in meta:
                 return meta["embedder"], meta.get("embedder_dimension")
+            # A new collection: every chunk it gets carries the undated flag from the start.
             meta.update(embedder=embedder_name, embedder_dimension=dimension)
+            meta[UNDATED_MARKED] = True
             collection.modify(metadata=meta)
             return None
 
@@ -196,6 +218,49 @@ class ChromaStore:
                 "is configured. Switch back to that embedder, or set QA_CHUNKS_COLLECTION to a "
                 "new name and re-ingest (or delete the collection and re-ingest)."
             )
+
+    def mark_undated(self) -> int:
+        """Give the chunks of undated documents ``undated: True`` where a store written before
+        that flag lacks it (a date filter that keeps undated documents asks for it); once per
+        store, recorded in the chunks collection's metadata. Returns the chunks marked."""
+        if self._undated_marked:
+            return 0
+        with self._marking:
+            if self._undated_marked:
+                return 0
+
+            def collection_meta(conn: ChromaCollections) -> dict[str, Any]:
+                found = conn.client.get_collection(self._db.names.chunks, embedding_function=None)
+                return dict(found.metadata or {})
+
+            if self._db.run("undated_marked", collection_meta).get(UNDATED_MARKED):
+                self._undated_marked = True
+                return 0
+            undated = sorted(
+                str(m["doc_id"]) for m in self._document_metas() if "published_ts" not in m
+            )
+            marked = 0
+            for start in range(0, len(undated), _DOCS_PER_READ):
+                where: Where = {"doc_id": {"$in": undated[start : start + _DOCS_PER_READ]}}
+                page = self._db.run("undated_chunks", partial(_chunks_where, where=where))
+                ids = [
+                    chunk_id
+                    for chunk_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
+                    if "published_ts" not in meta and not meta.get("undated")
+                ]
+                if ids:
+                    self._db.run("mark_undated", partial(_flag_undated, ids=ids))
+                    marked += len(ids)
+
+            def record(conn: ChromaCollections) -> None:
+                found = conn.client.get_collection(self._db.names.chunks, embedding_function=None)
+                found.modify(metadata={**(found.metadata or {}), UNDATED_MARKED: True})
+
+            self._db.run("undated_marked", record)
+            if marked:
+                logger.info("marked %d chunks of undated documents (older store)", marked)
+            self._undated_marked = True
+            return marked
 
     def document_hash(self, doc_id: str) -> str | None:
         result = self._db.run(
@@ -367,6 +432,8 @@ class ChromaStore:
         the few passages it keeps with one ``get_hits`` (see bench/README.md, latency)."""
         if k <= 0 or (filters and (filters.source == [] or filters.doc_id == [])):
             return []  # Chroma rejects an empty $in; nothing can match it anyway
+        if filters is not None and filters.include_undated:
+            self.mark_undated()  # at most once per store (older stores lack the flag)
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         result = self._db.run(
             "query",

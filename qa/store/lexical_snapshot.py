@@ -96,10 +96,14 @@ class Snapshot:
             keep &= np.isin(self.sources, np.array(filters.source, dtype=object))
         if filters.doc_id is not None:
             keep &= np.isin(self.doc_ids, np.array(filters.doc_id, dtype=object))
+        dated = np.ones(len(self.published), dtype=bool)
         if filters.published_after is not None:
-            keep &= self.published >= epoch_seconds(filters.published_after)
+            dated &= self.published >= epoch_seconds(filters.published_after)
         if filters.published_before is not None:
-            keep &= self.published <= epoch_seconds(filters.published_before)
+            dated &= self.published <= epoch_seconds(filters.published_before)
+        if filters.include_undated:
+            dated |= np.isnan(self.published)
+        keep &= dated
         return keep
 
 

@@ -76,13 +76,12 @@ def _matches(meta: dict[str, Any], filters: Filters | None) -> bool:
     if filters.doc_id is not None and meta["doc_id"] not in filters.doc_id:
         return False
     ts = meta.get("published_ts")
-    if filters.published_after is not None and (
-        ts is None or ts < epoch_seconds(filters.published_after)
-    ):
+    if ts is None:  # undated: no bound rules it in or out, unless undated ones are unwanted
+        bounded = filters.published_after is not None or filters.published_before is not None
+        return filters.include_undated or not bounded
+    if filters.published_after is not None and ts < epoch_seconds(filters.published_after):
         return False
-    return filters.published_before is None or (
-        ts is not None and ts <= epoch_seconds(filters.published_before)
-    )
+    return filters.published_before is None or ts <= epoch_seconds(filters.published_before)
 
 
 class MemoryStore:

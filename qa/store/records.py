@@ -1,9 +1,9 @@
 """The flat metadata schema of stored records, shared by the stores and the lexical index.
 
-Chunk metadata holds
-doc_id, source, title, url, published_ts (epoch seconds), line/char ranges, index and the
-document's content_hash; a document record holds its full text and DocumentInfo fields,
-with ``excluded`` and extra ``metadata`` as JSON strings (Chroma metadata is flat); a
+Chunk metadata holds doc_id, source, title, url, published_ts (epoch seconds; ``undated:
+True`` instead when the document has no date), line/char ranges, index and the document's
+content_hash; a document record holds its full text and DocumentInfo fields, with
+``excluded`` and extra ``metadata`` as JSON strings (Chroma metadata is flat); a
 sentence-vector record holds its spans as JSON and its int8 rows as base64.
 """
 
@@ -49,6 +49,8 @@ def chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
         meta["url"] = doc.url
     if doc.published_at is not None:
         meta["published_ts"] = epoch_seconds(doc.published_at)
+    else:
+        meta["undated"] = True  # what a date filter that keeps undated chunks asks for
     return meta
 
 

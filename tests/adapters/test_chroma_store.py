@@ -20,8 +20,9 @@ from fakes.chroma_server import ChromaServer
 from qa.config import Settings, StoreSettings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.errors import EmbedderMismatchError, InputError, StoreError
-from qa.store.chroma import HTTP_TIMEOUT, ChromaStore, make_chroma_client
-from qa.store.records import MARKER_RETENTION_S, chunk_from_record
+from qa.store import chroma as chroma_module
+from qa.store.chroma import HTTP_TIMEOUT, UNDATED_MARKED, ChromaStore, make_chroma_client
+from qa.store.records import MARKER_RETENTION_S, chunk_from_record, chunk_metadata
 from qa.types import Chunk, Document, DocumentChanges, DocumentWrite, Filters, Hit
 
 EMBEDDER = HashingEmbedder(64)
@@ -342,6 +343,45 @@ def test_filters(store: ChromaStore) -> None:
     assert docs(Filters(source=[])) == set()
     assert sources(store) == ["asianews", "rt"]
     assert all(h.doc_id == "a1" for h in query(store, vector, k=2, filters=Filters(doc_id=["a1"])))
+
+
+def test_a_store_written_before_the_undated_flag_is_marked_once(
+    make_store: StoreMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    july = datetime(2021, 7, 6, tzinfo=UTC)
+    # Written the way earlier versions wrote: no ``undated`` on chunks, no collection record.
+    monkeypatch.setattr(chroma_module, "chunk_metadata", _old_chunk_metadata)
+    old = make_store()
+    old.check_embedder(EMBEDDER.name, EMBEDDER.dimension)
+    store_doc(old, *make_doc("a1", ARTICLE, published_at=july))
+    store_doc(old, *make_doc("u1", ARTICLE, source="rt", published_at=None))
+    conn = old._db.connect()
+    collection = conn.client.get_collection(old._db.names.chunks, embedding_function=None)
+    meta = {k: v for k, v in (collection.metadata or {}).items() if k != UNDATED_MARKED}
+    collection.modify(metadata=meta)
+    assert not any(m.get("undated") for _, m in iter_chunks(old))
+    monkeypatch.undo()
+
+    store = make_store()
+    as_of = Filters(published_before=july + timedelta(days=1), include_undated=True)
+    vector = EMBEDDER.embed([ARTICLE[1]])[0]
+    assert {h.doc_id for h in query(store, vector, k=50, filters=as_of)} == {"a1", "u1"}
+    assert {c.doc_id for c, m in iter_chunks(store) if m.get("undated")} == {"u1"}
+    assert store.mark_undated() == 0  # done, and recorded for every later process
+    assert make_store().mark_undated() == 0
+
+
+def _old_chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
+    meta = chunk_metadata(doc, chunk)
+    meta.pop("undated", None)
+    return meta
+
+
+def test_a_new_store_needs_no_marking(store: ChromaStore) -> None:
+    store.check_embedder(EMBEDDER.name, EMBEDDER.dimension)
+    store_doc(store, *make_doc("u1", ARTICLE, published_at=None))
+    assert store.mark_undated() == 0
+    assert all(m.get("undated") for _, m in iter_chunks(store))
 
 
 def test_embedder_mismatch(make_store: StoreMaker) -> None:

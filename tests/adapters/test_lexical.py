@@ -96,6 +96,8 @@ def test_filters(index: LexicalIndex) -> None:
     assert ids(index.search(query, 10, later)) == ["r:0"]  # u:0 has no date: excluded
     earlier = Filters(published_before=datetime(2021, 7, 6))  # naive = UTC, inclusive
     assert ids(index.search(query, 10, earlier)) == ["a:0"]
+    as_of = earlier.model_copy(update={"include_undated": True})  # a question's as_of
+    assert set(ids(index.search(query, 10, as_of))) == {"a:0", "u:0"}
     assert index.search(query, 10, Filters(source=[])) == []
     assert index.search(query, 10, Filters(source=["rt"], doc_id=["a"])) == []
 

@@ -21,6 +21,7 @@ from fakes.chat_server import (
 from fakes.evidence import confidence_of, simple_model
 from pydantic import SecretStr
 
+from qa.answering.attribution import AttributedAnswerer
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
@@ -63,7 +64,9 @@ def server() -> Iterator[ChatServer]:
         yield chat_server
 
 
-def make_answerer(server: ChatServer, *, timeout: float = 5.0, retries: int = 2) -> LLMAnswerer:
+def make_answerer(
+    server: ChatServer, *, timeout: float = 5.0, retries: int = 2, attributed: bool = False
+) -> LLMAnswerer:
     client = openai.OpenAI(
         api_key="test-key", base_url=server.url, timeout=timeout, max_retries=retries
     )
@@ -72,7 +75,11 @@ def make_answerer(server: ChatServer, *, timeout: float = 5.0, retries: int = 2)
         embedder, DOCS.get, model=simple_model(), threshold=confidence_of(0.2)
     )
     return LLMAnswerer(
-        OpenAIChatModel(client, "fake-model"), fallback, DOCS.get, load_prompts(PROMPTS)
+        OpenAIChatModel(client, "fake-model"),
+        fallback,
+        DOCS.get,
+        load_prompts(PROMPTS),
+        fallback_answerer=AttributedAnswerer(fallback, DOCS.get) if attributed else None,
     )
 
 
@@ -219,6 +226,24 @@ def test_stream_failure_degrades_with_the_extractive_text(server: ChatServer) ->
     assert isinstance(final, Answer)
     assert final.degraded
     assert "".join(str(d) for d in deltas) == final.answer
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_the_degraded_answer_comes_from_the_fallback_answerer(
+    server: ChatServer, streaming: bool
+) -> None:
+    # Wiring passes the attributed extractive answerer: degraded answers say who reported.
+    server.script(reply_error(503, "unavailable"))
+    answerer = make_answerer(server, retries=0, attributed=True)
+    if streaming:
+        *deltas, final = list(answerer.stream(QUESTION, HITS, []))
+        assert isinstance(final, Answer)
+        assert "".join(str(d) for d in deltas) == final.answer
+    else:
+        final = answerer.answer(QUESTION, HITS, [])
+    assert final.degraded
+    assert final.answer.startswith("According to tajik.txt, ")
+    assert_verified(final)
 
 
 def test_injected_instructions_stay_inside_the_source_block(server: ChatServer) -> None:

@@ -219,7 +219,7 @@ def test_every_kind_of_response_carries_a_request_id(
 class _BoomService:
     """Just enough of a QAService for POST /v1/search: its search fails unexpectedly."""
 
-    def search(self, *args: object) -> None:
+    def search(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("unexpected failure")
 
 

@@ -286,6 +286,12 @@ def test_filters(store: Store) -> None:
     # The undated document never matches a date, however wide the range.
     wide = Filters(published_after=datetime(1970, 1, 2), published_before=datetime(2100, 1, 1))
     assert docs(wide) == {"a1", "r1"}
+    # ...unless asked for: a question asked as of a day still reads undated documents.
+    assert docs(wide.model_copy(update={"include_undated": True})) == {"a1", "r1", "u1"}
+    before = Filters(published_before=JULY + timedelta(hours=1), include_undated=True)
+    assert docs(before) == {"a1", "u1"}
+    assert docs(before.model_copy(update={"source": ["rt"]})) == {"u1"}
+    assert docs(Filters(include_undated=True)) == {"a1", "r1", "u1"}  # no bound: no effect
     # k counts matching chunks only.
     only_a1 = query(store, ARTICLE[1], k=2, filters=Filters(doc_id=["a1"]))
     assert len(only_a1) == 2

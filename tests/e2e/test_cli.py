@@ -81,6 +81,12 @@ def test_ask_prints_answer_and_citation(tmp_path: Path) -> None:
     data = json.loads(qa(tmp_path, "ask", "Who won the 2022 FIFA World Cup?", "--json").stdout)
     assert data["answerable"] is False
     assert data["citations"] == []
+    # As of 5 July 2021 the RT article (6 July) is not out; the undated one still counts.
+    soldiers = "How many Afghan soldiers crossed into Tajikistan?"
+    for command in ("ask", "search"):
+        out = json.loads(qa(tmp_path, command, soldiers, "--as-of", "2021-07-05", "--json").stdout)
+        cited = out["citations"] if command == "ask" else out["hits"]
+        assert {c["source"] for c in cited} == {"000_4e774364687dacde.txt"}
 
 
 @pytest.mark.parametrize(
@@ -91,6 +97,8 @@ def test_ask_prints_answer_and_citation(tmp_path: Path) -> None:
         (("search", "x", "--k", "0"), "top_k"),
         (("eval", "/no/such/questions.jsonl"), "questions.jsonl"),
         (("frobnicate",), "invalid choice"),
+        (("ask", "Why?", "--as-of", "2021-13-01"), "--as-of: expected a date as YYYY-MM-DD"),
+        (("search", "x", "--as-of", "July 6"), "--as-of: expected a date as YYYY-MM-DD"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -100,6 +108,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
+    if "--as-of" in args:
+        assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_eval_exits_non_zero_below_a_threshold(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,7 @@ from qa.config import Settings, SlackSettings
 from qa.errors import ConfigError, StoreError
 from qa.service import QAService
 from qa.slack.app import build_slack_app
+from qa.slack.handlers import as_of_for
 from qa.slack.render import ACTION_DOWN, ACTION_UP, PLACEHOLDER, THANKS
 from qa.slack.socket import run_socket_mode
 from qa.wiring import build_service
@@ -587,3 +589,23 @@ def test_manifest_matches_what_the_app_listens_to() -> None:
 def feedback_for(service: QAService, conversation: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = service.list_feedback(200)
     return [row for row in rows if row["conversation_id"] == conversation]
+
+
+def test_a_question_is_asked_as_of_the_day_its_message_was_sent(
+    http: TestClient, stub: SlackAPIStub
+) -> None:
+    # Sent on 5 July 2021 (a replayed event, say): the RT article of 6 July is not known yet.
+    channel = new_channel()
+    event = mention(channel, "How many Afghan soldiers crossed into Tajikistan last week?")
+    event["ts"] = "1625500000.000100"
+    assert as_of_for(event) == date(2021, 7, 5)
+    assert post_event(http, event, "EvAsOf1") == 200
+    [update] = wait_answers(stub, channel, event["ts"])
+    blocks = block_texts(update)
+    assert SOURCE in blocks
+    assert "001_6767eb312ccb9e98.txt" not in blocks
+
+
+@pytest.mark.parametrize("ts", [None, "", "soon", "1e400"])
+def test_a_message_without_a_usable_ts_is_asked_with_no_as_of(ts: object) -> None:
+    assert as_of_for({} if ts is None else {"ts": ts}) is None

@@ -88,11 +88,57 @@ def test_rule_table_names_each_kind_once() -> None:
 # --- the byline date ----------------------------------------------------------------------
 
 
-def test_only_a_dateline_near_the_top_sets_published_at() -> None:
-    lines = ["Title", *[f"Paragraph {i}." for i in range(8)], "6 Jul, 2021 11:48"]
-    doc = document_from_text("\n".join(lines), source="s.txt", doc_id="s.txt")
-    assert doc.published_at is None
+def test_a_dateline_near_the_top_or_trailing_timestamps_of_one_day_set_published_at() -> None:
+    body = ["Title", *[f"Paragraph {i}." for i in range(8)]]
+    doc = document_from_text("\n".join([*body, "6 Jul, 2021 11:48"]), source="s", doc_id="s")
+    assert doc.published_at == datetime(2021, 7, 6, 11, 48, tzinfo=UTC)
     assert doc.excluded == {10}
+    # Several days at the bottom: a list of other stories' dates, not this one's.
+    two_days = [*body, "6 Jul, 2021 11:48", "", "30/09/2021 11:08"]
+    doc = document_from_text("\n".join(two_days), source="s", doc_id="s")
+    assert doc.published_at is None
+    assert doc.excluded == {10, 12}
+    # One day twice (posted, then a time stamp of the same day): the earlier one.
+    same_day = [*body, "July 6, 2021 13:37", "Share this story", "6 Jul 2021 09:15"]
+    doc = document_from_text("\n".join(same_day), source="s", doc_id="s")
+    assert doc.published_at == datetime(2021, 7, 6, 9, 15, tzinfo=UTC)
+    # A dateline inside the text is not trailing: the article's last line is content.
+    inside = ["Title", *body[1:7], "6 Jul, 2021 11:48", *body[7:]]
+    doc = document_from_text("\n".join(inside), source="s", doc_id="s")
+    assert doc.published_at is None
+
+
+def test_the_page_settles_the_order_of_its_numeric_dates() -> None:
+    # 07/09/2021 alone could be July or September; 30/09/2021 on the same page says day first.
+    doc = document_from_text("T\n07/09/2021 16:15\nBody.\n30/09/2021", source="s", doc_id="s")
+    assert doc.published_at == datetime(2021, 9, 7, 16, 15, tzinfo=UTC)
+    doc = document_from_text("T\nBody.\n07/09/2021 16:15", source="s", doc_id="s")
+    assert doc.published_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "publisher"),
+    [
+        ("Headline\nMoscow (AsiaNews) - Russia is ready to help.", "AsiaNews"),
+        ("Headline\nWASHINGTON (Reuters) — The Senate voted.", "Reuters"),
+        ("Headline\nBody.\nAlso on rt.com Other story\nMore.\nAlso on rt.com Another", "rt.com"),
+        ("Headline\nAlso on rt.com One\nAlso on bbc.co.uk Two", None),  # two sites: neither
+        ("Headline\nThe firm (Apple) said - nothing.", None),  # no dash right after it
+        ("Headline\nA\nB\nC\nParis (AFP) - Late in the text.", None),  # not near the top
+    ],
+)
+def test_publisher_from_a_wire_dateline_or_the_sites_own_links(
+    text: str, publisher: str | None
+) -> None:
+    assert document_from_text(text, source="s", doc_id="s").publisher == publisher
+
+
+def test_a_publisher_field_wins_over_the_text() -> None:
+    text = "---\npublisher: AsiaNews Italy\n---\nT\nMoscow (AsiaNews) - Body."
+    assert document_from_text(text, source="s", doc_id="s").publisher == "AsiaNews Italy"
+
+
+def test_only_a_dateline_near_the_top_is_the_byline_date() -> None:
     doc = document_from_text("Title\n\n07/09/2021\n1 Aug 2021\nBody.", source="s", doc_id="s")
     assert doc.published_at == datetime(2021, 8, 1, tzinfo=UTC)
     assert doc.excluded == {3, 4}

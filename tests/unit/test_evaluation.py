@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from qa.errors import InputError
+from qa.eval.run import evaluate
 from qa.eval.scoring import LabelledQuestion, load_questions, score_question, totals
 from qa.types import Answer, Citation, Hit
 
@@ -107,3 +110,49 @@ def test_load_questions_reads_the_seed_set() -> None:
     questions = load_questions(Path(__file__).parents[1] / "data" / "seed-questions.jsonl")
     assert len(questions) == 17
     assert sum(q.answerable for q in questions) == 15
+
+
+class AsOfRecorder:
+    """An EvalService that records the as_of each question is asked with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, date | None]] = []
+
+    def search(
+        self, query: str, top_k: int | None = None, *, as_of: date | None = None
+    ) -> list[Hit]:
+        self.calls.append(("search", query, as_of))
+        return []
+
+    def ask(self, question: str, *, as_of: date | None = None) -> Answer:
+        self.calls.append(("ask", question, as_of))
+        return Answer(answer="The articles don't say.", answerable=False)
+
+    def ingest_paths(self, paths: object) -> None:
+        raise AssertionError("not called")
+
+
+def test_each_question_is_asked_as_of_its_own_day(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a", "question": "Then?", "answerable": False, "as_of": "2022-06-16"},
+        {"id": "b", "question": "Always?", "answerable": False},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    questions = load_questions(path)
+    assert [q.as_of for q in questions] == [date(2022, 6, 16), None]
+    service = AsOfRecorder()
+    evaluate(service, questions, k=3)
+    assert service.calls == [
+        ("search", "Then?", date(2022, 6, 16)),
+        ("ask", "Then?", date(2022, 6, 16)),
+        ("search", "Always?", None),
+        ("ask", "Always?", None),
+    ]
+
+
+def test_a_bad_as_of_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "question": "Q?", "answerable": false, "as_of": "16/06/2022"}')
+    with pytest.raises(InputError, match=r"q.jsonl:1: not a labelled question"):
+        load_questions(path)

@@ -263,7 +263,9 @@ def test_without_history_a_question_is_searched_once() -> None:
         def __init__(self) -> None:
             self.queries: list[str] = []
 
-        def search(self, query: str, k: int, filters: object = None) -> list[Hit]:
+        def search(
+            self, query: str, k: int, filters: object = None, *, as_of: object = None
+        ) -> list[Hit]:
             self.queries.append(query)
             return [_hit("a1", 0.5)]
 

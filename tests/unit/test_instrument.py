@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import pytest
 from fakes.articles import make_doc, make_hit
@@ -143,7 +144,9 @@ def test_replies_without_usage_and_calls_outside_requests_count_nothing() -> Non
 
 
 class FixedRetriever:
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, *, as_of: date | None = None
+    ) -> list[Hit]:
         return [HIT][:k]
 
 

@@ -46,7 +46,10 @@ def test_seed_000_drops_the_trailing_timestamps_and_keeps_its_title() -> None:
     assert doc.doc_id == doc.source == "000_4e774364687dacde.txt"
     assert doc.excluded == {11, 12, 13, 14}
     assert doc.title == doc.lines[0] == "Putin ready to help Tajiks against the Taliban"
-    assert doc.published_at is None  # its datelines are at the bottom, not under the title
+    # Its four trailing timestamps name four days (15 April to 30 September 2021) around an
+    # article about 5-6 July: dates of related stories, none of them this one's.
+    assert doc.published_at is None
+    assert doc.publisher == "AsiaNews"  # "Moscow (AsiaNews) - Russia is ready ..."
     assert len(doc.lines) == 14
 
 
@@ -54,6 +57,7 @@ def test_seed_001_takes_the_dateline_and_drops_links_and_share_prompt() -> None:
     doc = load_one(SEEDS / "001_6767eb312ccb9e98.txt")
     assert doc.excluded == {3, 11, 19, 21}
     assert doc.published_at == datetime(2021, 7, 6, 11, 48, tzinfo=UTC)
+    assert doc.publisher == "rt.com"  # the one site its "Also on" links name
     assert doc.title == doc.lines[0]
     assert doc.title.startswith("As US withdrawal from Afghanistan proceeds")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from fakes.corpus import article, document_write, memory_store
 
 from qa.embeddings.hashing import HashingEmbedder
 from qa.ports import LexicalSearcher, Vectors
-from qa.retrieval import HybridRetriever, convex, diversify, rrf
+from qa.retrieval import HybridRetriever, asks_for_latest, convex, diversify, rrf
 from qa.store.lexical import LexicalIndex
 from qa.store.memory import MemoryStore
 from qa.types import Filters, Hit
@@ -304,3 +304,87 @@ def test_one_document_fills_at_most_half_while_others_match() -> None:
     assert sorted(doc_ids(hits)[2:]) == ["brief", "other"]
     alone = memory_store([article("long", long)])
     assert doc_ids(retriever(alone, mode="lexical").search("reactor", 4)) == ["long"] * 4
+
+
+# --------------------------------------------------------------------------- as_of
+# Three reports of the same kind of event, a week apart, and one undated background piece.
+QUAKE = "A strong earthquake struck the coast, officials said, and the death toll rose."
+REPORTS = {
+    "week1": (QUAKE + " Rescue teams arrived.", datetime(2023, 2, 1, 9, tzinfo=UTC)),
+    "week2": (QUAKE + " Aid was flown in.", datetime(2023, 2, 8, 9, tzinfo=UTC)),
+    "week3": (QUAKE + " Schools reopened.", datetime(2023, 2, 15, 9, tzinfo=UTC)),
+    "background": (QUAKE + " The region sits on a fault.", None),
+}
+ASK = "How many died when the strong earthquake struck the coast?"
+
+
+def reports() -> MemoryStore:
+    store = MemoryStore()
+    store.write(
+        [
+            document_write(article(doc_id, text, published_at=when), EMBEDDER)
+            for doc_id, (text, when) in REPORTS.items()
+        ]
+    )
+    return store
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_as_of_leaves_out_later_documents_and_keeps_undated_ones(mode: str) -> None:
+    store = reports()
+    hits = retriever(store, mode=mode).search(ASK, 10, as_of=date(2023, 2, 8))
+    assert set(doc_ids(hits)) == {"week1", "week2", "background"}  # week2: 09:00 that day
+    hits = retriever(store, mode=mode).search(ASK, 10, as_of=date(2023, 1, 31))
+    assert set(doc_ids(hits)) == {"background"}
+
+
+def test_the_recency_prior_puts_the_latest_report_first() -> None:
+    store = reports()
+    plain = retriever(store).search(ASK, 4, as_of=date(2023, 2, 20))
+    recent = retriever(store, recency_half_life_days=7.0).search(ASK, 4, as_of=date(2023, 2, 20))
+    assert doc_ids(recent)[0] == "week3"
+    assert doc_ids(recent).index("week1") > doc_ids(recent).index("week2")
+    assert set(doc_ids(recent)) == set(doc_ids(plain))
+    # Scores are the fused ones times the factor: the newest keeps its score, week2 is a
+    # week behind it, week1 two; the undated one gets the median factor (week2's).
+    fused = {h.doc_id: h.score for h in plain}
+    scored = {h.doc_id: h.score for h in recent}
+    assert scored["week3"] == fused["week3"]
+    assert scored["week2"] == pytest.approx(fused["week2"] * 0.5, abs=1e-5)
+    assert scored["week1"] == pytest.approx(fused["week1"] * 0.25, abs=1e-5)
+    assert scored["background"] == pytest.approx(fused["background"] * 0.5, abs=1e-5)
+    # Asked years later, the same order: age counts behind the newest report.
+    later = retriever(store, recency_half_life_days=7.0).search(ASK, 4, as_of=date(2030, 1, 1))
+    assert doc_ids(later) == doc_ids(recent)
+
+
+def test_no_prior_without_as_of_or_outside_its_scope() -> None:
+    store = reports()
+    plain = doc_ids(retriever(store).search(ASK, 4))
+    assert doc_ids(retriever(store, recency_half_life_days=7.0).search(ASK, 4)) == plain
+    cue = retriever(store, recency_half_life_days=7.0, recency_scope="cue")
+    as_of = date(2023, 2, 20)
+    assert doc_ids(cue.search(ASK, 4, as_of=as_of)) == doc_ids(
+        retriever(store).search(ASK, 4, as_of=as_of)
+    )
+    latest = "What is the latest death toll after the strong earthquake struck the coast?"
+    assert doc_ids(cue.search(latest, 4, as_of=as_of))[0] == "week3"
+    off = retriever(store, recency_half_life_days=7.0, recency_scope="off")
+    assert doc_ids(off.search(latest, 4, as_of=as_of)) == doc_ids(
+        retriever(store).search(latest, 4, as_of=as_of)
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "cue"),
+    [
+        ("Who is the current prime minister?", True),
+        ("What is the latest on the strike?", True),
+        ("Which team won this week?", True),
+        ("Is the bridge still closed?", True),
+        ("Who won the 2022 World Cup?", False),
+        ("What did the minister announce?", False),
+    ],
+)
+def test_current_state_questions(question: str, cue: bool) -> None:
+    assert asks_for_latest(question) is cue

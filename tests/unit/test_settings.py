@@ -31,6 +31,7 @@ FLAT_NAMES_BEFORE_GROUPS = {
     "llm_base_url", "llm_max_retries", "llm_model", "llm_temperature", "llm_timeout_s",
     "log_json", "log_level", "max_body_bytes", "max_document_bytes", "max_question_chars",
     "max_top_k", "min_evidence_score", "port", "prompts_dir", "rate_limit_per_minute",
+    "recency_floor", "recency_half_life_days", "recency_scope",
     "retrieval_mode", "revision_poll_s", "sentence_vectors", "slack_api_url", "slack_app_token",
     "slack_bot_token", "slack_signing_secret", "top_k",
 }  # fmt: skip

@@ -1,0 +1,130 @@
+"""Who reported it and when: extractive answers name each cited sentence's publisher and date.
+
+"At least 134 soldiers ... crossed the border [1]." becomes "According to rt.com (6 July
+2021), at least 134 soldiers ... crossed the border [1]." The publisher is the document's
+(``publisher``, else its ``source``), the date its ``published_at`` (left out when it has
+none). Consecutive sentences from one document are attributed once. Only the answer text
+changes: citations and their quotes are the verified ones the answerer made.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from qa.answering.sentences import DocumentLookup, memoize
+from qa.ports import Answerer
+from qa.types import Answer, Citation, Document, Hit, Turn
+
+# "[n]" and the full stop that attach_markers puts after it.
+_MARKER: Final = re.compile(r"\s*\[(\d+)\]([.!?]?)")
+_FIRST_WORD: Final = re.compile(r"[A-Z][a-z]*(?=\W|$)")
+# Words that start a sentence with a capital only because they start it.
+_COMMON_WORDS: Final = """
+    a an the this that these those it its there their they he she his her we our some many
+    most more several few all both each every any no not one two three other another such in
+    on at after before during over under since until while when where as by for from with
+    without about according last next earlier later meanwhile however instead also still
+    then now today yesterday tomorrow here thus therefore moreover furthermore although
+    though despite even only if because yet but and or so what who which why how
+"""
+_COMMON: Final = frozenset(_COMMON_WORDS.split())
+
+
+def attribution(doc: Document) -> str:
+    """ "According to PUBLISHER (6 July 2021)", or without the date when it has none."""
+    who = doc.publisher or doc.source
+    if doc.published_at is None:
+        return f"According to {who}"
+    day = doc.published_at
+    return f"According to {who} ({day.day} {day:%B} {day.year})"
+
+
+def _lowered(sentence: str, doc: Document) -> str:
+    """``sentence`` with its first word in lower case when that word is an ordinary word
+    (a common one, or one the document itself writes in lower case), not a name."""
+    match = _FIRST_WORD.match(sentence)
+    if match is None or match.group() == "I":
+        return sentence
+    word = match.group().lower()
+    if word in _COMMON or re.search(rf"\b{re.escape(word)}\b", doc.text):
+        return word + sentence[match.end() :]
+    return sentence
+
+
+def _names(sentence: str, doc: Document) -> bool:
+    """Whether ``sentence`` already says who reported it ("Moscow (AsiaNews) - ...")."""
+    who = doc.publisher or doc.source
+    return who.lower() in sentence.lower()
+
+
+def _pieces(text: str, numbers: set[int]) -> list[tuple[str, int | None]]:
+    """The text cut after each citation marker: (piece, its citation number)."""
+    pieces: list[tuple[str, int | None]] = []
+    start = 0
+    for match in _MARKER.finditer(text):
+        if int(match[1]) in numbers:
+            pieces.append((text[start : match.end()].strip(), int(match[1])))
+            start = match.end()
+    if text[start:].strip():
+        pieces.append((text[start:].strip(), None))
+    return [(piece, n) for piece, n in pieces if piece]
+
+
+def attributed_pieces(answer: Answer, documents: DocumentLookup) -> list[str]:
+    """The sentences of an extractive ``answer``, each run from one document opening with
+    who published it and when."""
+    by_n: dict[int, Citation] = {c.n: c for c in answer.citations}
+    lookup = memoize(documents)
+    out: list[str] = []
+    previous: str | None = None
+    for piece, n in _pieces(answer.answer, set(by_n)):
+        doc = lookup(by_n[n].doc_id) if n is not None else None
+        if doc is None or doc.doc_id == previous or _names(piece, doc):
+            out.append(piece)
+        else:
+            out.append(f"{attribution(doc)}, {_lowered(piece, doc)}")
+        previous = doc.doc_id if doc is not None else previous
+    return out
+
+
+def attribute(answer: Answer, documents: DocumentLookup) -> Answer:
+    """``answer`` with its sentences attributed (extractive answers with citations only)."""
+    if answer.mode != "extractive" or not answer.citations:
+        return answer
+    return answer.model_copy(update={"answer": " ".join(attributed_pieces(answer, documents))})
+
+
+class AttributedAnswerer:
+    """An Answerer whose extractive answers say who reported each sentence and when.
+
+    Meant around the extractive answerer, whose stream is computed whole before its first
+    delta: the stream is collected, attributed, and sent again sentence by sentence, so the
+    deltas add up to the final answer's text.
+    """
+
+    def __init__(self, inner: Answerer, documents: DocumentLookup) -> None:
+        self._inner = inner
+        self._documents = documents
+
+    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
+        return attribute(self._inner.answer(question, hits, history), self._documents)
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        deltas: list[str] = []
+        for item in self._inner.stream(question, hits, history):
+            if not isinstance(item, Answer):
+                deltas.append(item)
+                continue
+            if item.mode != "extractive" or not item.citations:
+                yield from deltas
+                yield item
+                return
+            pieces = attributed_pieces(item, self._documents)
+            for i, piece in enumerate(pieces):
+                yield piece if i == 0 else f" {piece}"
+            yield item.model_copy(update={"answer": " ".join(pieces)})
+            return
