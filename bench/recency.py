@@ -209,7 +209,7 @@ def main() -> None:
     )
     chosen = next((c for c in configs if c == chosen), chosen)
     probes = [configs[0], configs[1], chosen]
-    probes += [c for c in configs if c.half_life in (7.0, 30.0, 90.0) and c.floor == 0.0]
+    probes += [c for c in configs if c.half_life in (1.0, 7.0, 30.0, 90.0) and c.floor == 0.0]
     probes = list(dict.fromkeys(probes))
     shift_rows = []
     for days in (7, 30):
