@@ -11,17 +11,17 @@ from qa.answering.condense import naive_condense
 from qa.answering.evidence import EvidenceModel, EvidenceModelError, load_model
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
-from qa.answering.sentences import Source, build_sources
+from qa.answering.sentences import EvidencePassage, build_sources
 from qa.text import Sentence, sentences_for_hit
 
 __all__ = [
     "ABSTAIN_TEXT",
     "EvidenceModel",
     "EvidenceModelError",
+    "EvidencePassage",
     "ExtractiveAnswerer",
     "LLMAnswerer",
     "Sentence",
-    "Source",
     "SupportFn",
     "build_sources",
     "load_model",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sentencex import segment
 
-from qa.answering.sentences import DocumentLookup, Source
+from qa.answering.sentences import DocumentLookup, EvidencePassage
 from qa.text import Sentence, numbers, terms
 from qa.types import Citation, Document
 
@@ -134,7 +134,9 @@ def _overlap(claim_terms: set[str], sentences: Sequence[Sentence]) -> float:
     return len(claim_terms & covered) / len(claim_terms)
 
 
-def _narrow(claim: str, source: Source, doc: Document, support_fn: SupportFn | None) -> list[int]:
+def _narrow(
+    claim: str, source: EvidencePassage, doc: Document, support_fn: SupportFn | None
+) -> list[int]:
     """Indexes of the adjacent sentences of ``source`` that best support ``claim``."""
     sentences = source.sentences
     claim_terms, claim_numbers = set(terms(claim)), numbers(claim)
@@ -186,7 +188,7 @@ def _known_names(text: str) -> set[str]:
     return known
 
 
-def _grounded(claim: str, sources: Sequence[Source]) -> bool:
+def _grounded(claim: str, sources: Sequence[EvidencePassage]) -> bool:
     """Numbers, quoted phrases and names of ``claim`` all occur in its cited sources."""
     hits = [source.hit for source in sources]
     text = " ".join(
@@ -212,7 +214,7 @@ Span = tuple[str, int, int]  # doc_id, line_start, line_end
 class _Resolver:
     """State of one resolve_citations call: documents read, spans quoted, markers dropped."""
 
-    def __init__(self, sources: Sequence[Source], documents: DocumentLookup) -> None:
+    def __init__(self, sources: Sequence[EvidencePassage], documents: DocumentLookup) -> None:
         self.by_n = {source.n: source for source in sources}
         self.documents = documents
         self.docs: dict[str, Document] = {}
@@ -277,7 +279,7 @@ class _Resolver:
 
 def resolve_citations(
     answer_text: str,
-    sources: Sequence[Source],
+    sources: Sequence[EvidencePassage],
     documents: DocumentLookup,
     *,
     support_fn: SupportFn | None = None,

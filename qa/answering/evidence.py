@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.sentences import DocumentLookup, Source
+from qa.answering.sentences import DocumentLookup, EvidencePassage
 from qa.embeddings.packing import unpack_rows
 from qa.errors import ConfigError
 from qa.ports import Embedder, SentenceIndex, Vectors
@@ -134,7 +134,7 @@ class _Stored:
 
 def gather(
     question: str,
-    sources: Sequence[Source],
+    sources: Sequence[EvidencePassage],
     documents: DocumentLookup,
     embedder: Embedder,
     index: SentenceIndex | None,

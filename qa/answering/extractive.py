@@ -18,7 +18,7 @@ from qa.answering.evidence import (
     is_fragment,
     load_model,
 )
-from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
+from qa.answering.sentences import DocumentLookup, EvidencePassage, build_sources, memoize
 from qa.ports import Embedder, SentenceIndex, Vectors
 from qa.text import Sentence, numbers
 from qa.types import Answer, Citation, Hit, Mode, Turn
@@ -93,7 +93,10 @@ class ExtractiveAnswerer:
         return [float(x) for x in rows[1:] @ rows[0]]
 
     def rank(
-        self, question: str, sources: Sequence[Source], documents: DocumentLookup | None = None
+        self,
+        question: str,
+        sources: Sequence[EvidencePassage],
+        documents: DocumentLookup | None = None,
     ) -> list[Scored]:
         """Every candidate sentence of ``sources`` scored by the evidence model, best first."""
         qvec, candidates = gather(

@@ -16,7 +16,7 @@ from qa.answering.citations import (
     resolve_citations,
 )
 from qa.answering.extractive import ExtractiveAnswerer, abstain
-from qa.answering.sentences import DocumentLookup, Source, build_sources, memoize
+from qa.answering.sentences import DocumentLookup, EvidencePassage, build_sources, memoize
 from qa.errors import LLMError
 from qa.ports import Answerer, ChatModel
 from qa.prompts import Prompts
@@ -34,7 +34,7 @@ def _inert(text: str) -> str:
     return _TAG.sub(r"&lt;\1\2", text)
 
 
-def render_sources(sources: Sequence[Source], documents: DocumentLookup) -> str:
+def render_sources(sources: Sequence[EvidencePassage], documents: DocumentLookup) -> str:
     """Each source as a ``<source n=...>`` block of its kept lines, numbered as in the file."""
     blocks = []
     for source in sources:
@@ -88,7 +88,7 @@ class LLMAnswerer:
 
     def _prepare(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
-    ) -> tuple[DocumentLookup, list[Source], list[dict[str, str]] | None, float]:
+    ) -> tuple[DocumentLookup, list[EvidencePassage], list[dict[str, str]] | None, float]:
         """Sources, messages and the evidence's confidence; no messages when the evidence
         is too weak to ask at all."""
         documents = memoize(self.documents)
@@ -114,7 +114,11 @@ class LLMAnswerer:
         )
 
     def _finish(
-        self, reply: str, sources: Sequence[Source], documents: DocumentLookup, confidence: float
+        self,
+        reply: str,
+        sources: Sequence[EvidencePassage],
+        documents: DocumentLookup,
+        confidence: float,
     ) -> Answer:
         """The reply with only verified claims and citations; ``confidence`` is the
         evidence's (the chance that the best retrieved sentence answers)."""

@@ -15,7 +15,7 @@ DocumentLookup = Callable[[str], Document | None]
 
 
 @dataclass(frozen=True)
-class Source:
+class EvidencePassage:
     """A numbered piece of evidence: a hit (overlapping hits merged) and its sentences."""
 
     n: int
@@ -49,9 +49,9 @@ def _merged_ranges(hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
     return merged
 
 
-def build_sources(hits: Sequence[Hit], documents: DocumentLookup) -> list[Source]:
+def build_sources(hits: Sequence[Hit], documents: DocumentLookup) -> list[EvidencePassage]:
     """Number the hits 1.. as sources, merging overlaps; hits whose document is gone drop."""
-    sources: list[Source] = []
+    sources: list[EvidencePassage] = []
     for _, hit in _merged_ranges(hits):
         doc = documents(hit.doc_id)
         if doc is None:
@@ -66,7 +66,7 @@ def build_sources(hits: Sequence[Hit], documents: DocumentLookup) -> list[Source
             if n not in doc.excluded and line.strip()
         )
         sources.append(
-            Source(
+            EvidencePassage(
                 n=len(sources) + 1, hit=hit.model_copy(update={"text": kept}), sentences=sentences
             )
         )

@@ -11,7 +11,9 @@ from qa.text import Sentence
 from qa.types import Document, SentenceVectors
 
 
-def pack(doc: Document, sentences: Sequence[Sentence], vectors: Vectors) -> SentenceVectors:
+def pack_sentence_vectors(
+    doc: Document, sentences: Sequence[Sentence], vectors: Vectors
+) -> SentenceVectors:
     """``doc``'s sentence vectors as int8 rows (cosine error ~0.003 on unit vectors)."""
     matrix = np.asarray(vectors, dtype=np.float32).reshape(len(sentences), -1)
     rows = np.clip(np.rint(matrix * 127), -127, 127).astype(np.int8)
@@ -32,7 +34,7 @@ def unpack_rows(packed: SentenceVectors) -> Vectors:
     return unit
 
 
-def unpack(packed: SentenceVectors) -> dict[tuple[int, int], Vectors]:
+def unpack_sentence_vectors(packed: SentenceVectors) -> dict[tuple[int, int], Vectors]:
     """Span -> unit float32 vector."""
     if not packed.spans:
         return {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.embeddings.packing import pack
+from qa.embeddings.packing import pack_sentence_vectors
 from qa.errors import IngestError, InputError
 from qa.ingest.chunking import split_document
 from qa.observability.metrics import record_ingested
@@ -169,7 +169,7 @@ class IngestPipeline:
         for (doc, chunks), found in zip(pending, sentences, strict=True):
             packed = None
             if found:
-                packed = pack(doc, found, vectors[offset : offset + len(found)])
+                packed = pack_sentence_vectors(doc, found, vectors[offset : offset + len(found)])
                 offset += len(found)
             items.append(DocumentWrite(doc, tuple(chunks), vectors[at : at + len(chunks)], packed))
             at += len(chunks)

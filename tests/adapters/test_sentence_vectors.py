@@ -13,7 +13,7 @@ from fakes.articles import make_doc
 from qa.config import Settings
 from qa.embeddings.factory import build_embedder
 from qa.embeddings.hashing import HashingEmbedder
-from qa.embeddings.packing import pack, unpack
+from qa.embeddings.packing import pack_sentence_vectors, unpack_sentence_vectors
 from qa.errors import InputError
 from qa.ports import Embedder, Vectors
 from qa.service import QAService
@@ -61,7 +61,7 @@ def test_pack_round_trip_keeps_cosines() -> None:
     sentences = document_sentences(doc)
     assert len(sentences) == 4
     vectors = embedder.embed([s.text for s in sentences])
-    restored = unpack(pack(doc, sentences, vectors))
+    restored = unpack_sentence_vectors(pack_sentence_vectors(doc, sentences, vectors))
     assert list(restored) == [(s.char_start, s.char_end) for s in sentences]
     for row, original in zip(restored.values(), vectors, strict=True):
         assert float(row @ original) > 0.995
@@ -75,7 +75,7 @@ def test_ingest_stores_them_and_answers_only_embed_the_question(tmp_path: Path) 
     vectors = store.sentence_vectors(TAJIK, doc.content_hash)
     assert vectors is not None and vectors.doc_id == TAJIK
     sentences = document_sentences(doc)
-    stored = unpack(vectors)
+    stored = unpack_sentence_vectors(vectors)
     assert list(stored) == [(s.char_start, s.char_end) for s in sentences]
     direct = counting.inner.embed([s.text for s in sentences])
     assert (

@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from qa.embeddings.hashing import HashingEmbedder
-from qa.embeddings.packing import pack
+from qa.embeddings.packing import pack_sentence_vectors
 from qa.ingest import content_hash
 from qa.ingest.chunking import split_document
 from qa.ports import Embedder, Vectors
@@ -75,7 +75,7 @@ def pack_sentences(doc: Document, embedder: Embedder) -> SentenceVectors:
         if sentences
         else np.zeros((0, embedder.dimension), dtype=np.float32)
     )
-    return pack(doc, sentences, vectors)
+    return pack_sentence_vectors(doc, sentences, vectors)
 
 
 def document_write(
