@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, model_validator
 
-from qa.errors import InputError
-from qa.eval.scoring import LabelledQuestion, QuestionScore, score_question
+from qa.eval.scoring import LabelledQuestion, QuestionScore, load_labelled, score_question
 from qa.types import Answer, Hit, Turn
 
 Kind = Literal["first", "self-contained", "dependent"]
@@ -70,24 +69,7 @@ def is_conversation_file(path: Path) -> bool:
 
 def load_conversations(path: Path) -> list[LabelledConversation]:
     """Parse a JSONL conversation file; a bad line is an InputError naming it."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    out = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(LabelledConversation.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            first = str(exc).splitlines()[0]
-            if isinstance(exc, ValidationError):
-                first = "; ".join(str(e["msg"]) for e in exc.errors()) or first
-            raise InputError(f"{path}:{number}: not a labelled conversation ({first})") from exc
-    if not out:
-        raise InputError(f"{path}: no conversations")
-    return out
+    return load_labelled(path, LabelledConversation, "conversation")
 
 
 class ConversationService(Protocol):

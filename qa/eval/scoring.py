@@ -6,13 +6,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from qa.errors import InputError
 from qa.timeframe import AsOf
 from qa.types import Answer, Citation, Hit
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Evidence(BaseModel):
@@ -31,8 +33,8 @@ class LabelledQuestion(BaseModel):
     as_of: AsOf | None = None  # the day it is asked on: answer from what was known then
 
 
-def load_questions(path: Path) -> list[LabelledQuestion]:
-    """Parse a JSONL question file; a bad line is an InputError naming it."""
+def load_labelled(path: Path, model: type[M], noun: str) -> list[M]:
+    """Parse a JSONL file of ``model`` records; a bad line is an InputError naming it."""
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -42,13 +44,20 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
         if not line.strip():
             continue
         try:
-            out.append(LabelledQuestion.model_validate(json.loads(line)))
+            out.append(model.model_validate(json.loads(line)))
         except (json.JSONDecodeError, ValidationError) as exc:
             first = str(exc).splitlines()[0]
-            raise InputError(f"{path}:{number}: not a labelled question ({first})") from exc
+            if isinstance(exc, ValidationError):
+                first = "; ".join(str(e["msg"]) for e in exc.errors()) or first
+            raise InputError(f"{path}:{number}: not a labelled {noun} ({first})") from exc
     if not out:
-        raise InputError(f"{path}: no questions")
+        raise InputError(f"{path}: no {noun}s")
     return out
+
+
+def load_questions(path: Path) -> list[LabelledQuestion]:
+    """Parse a JSONL question file; a bad line is an InputError naming it."""
+    return load_labelled(path, LabelledQuestion, "question")
 
 
 def _overlaps(source: str, start: int, end: int, evidence: Iterable[Evidence]) -> bool:
