@@ -109,6 +109,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
         return 0
     print(answer.answer)
+    if answer.answerable and answer.confidence is not None:
+        print(f"(confidence {answer.confidence:.2f})")
     if answer.degraded:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:

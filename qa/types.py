@@ -215,6 +215,11 @@ class Answer(_Frozen):
         "(the evidence model's calibrated score of the best sentence; below the service's "
         "threshold it abstains). None when nothing was scored.",
     )
+    sources_differ: bool = Field(
+        False,
+        description="True when the cited documents give different figures for what was asked "
+        "(the answer then opens with 'Sources differ:' and says who reported which).",
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
     #: Set when the question is in a language the models cannot read (then nothing is cited).
     unsupported_language: str | None = None

@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Final
 
+from qa.answering.disagreement import value_phrase
 from qa.answering.sentences import DocumentLookup, memoize
 from qa.ports import Answerer
 from qa.types import Answer, Citation, Document, Hit, Turn
 
+DIFFER_TEXT: Final = "Sources differ."
 # "[n]" and the full stop that attach_markers puts after it.
 _MARKER: Final = re.compile(r"\s*\[(\d+)\]([.!?]?)")
 _FIRST_WORD: Final = re.compile(r"[A-Z][a-z]*(?=\W|$)")
@@ -32,13 +34,36 @@ _COMMON_WORDS: Final = """
 _COMMON: Final = frozenset(_COMMON_WORDS.split())
 
 
-def attribution(doc: Document) -> str:
-    """ "According to PUBLISHER (6 July 2021)", or without the date when it has none."""
+def reporter(doc: Document) -> str:
+    """ "PUBLISHER (6 July 2021)", or without the date when it has none."""
     who = doc.publisher or doc.source
     if doc.published_at is None:
-        return f"According to {who}"
+        return who
     day = doc.published_at
-    return f"According to {who} ({day.day} {day:%B} {day.year})"
+    return f"{who} ({day.day} {day:%B} {day.year})"
+
+
+def attribution(doc: Document) -> str:
+    """ "According to PUBLISHER (6 July 2021)", or without the date when it has none."""
+    return f"According to {reporter(doc)}"
+
+
+def disagreement(answer: Answer, question: str, documents: DocumentLookup) -> str | None:
+    """The opening line of an answer whose sources differ: "Sources differ: AsiaNews (6 July
+    2021) reports 1,037 Afghan soldiers [1]; RT (6 July 2021) reports at least 134 soldiers
+    [2]." None when fewer than two sources' figures can be named (the attributed sentences
+    then follow a plain "Sources differ.")."""
+    lookup = memoize(documents)
+    reports: dict[str, tuple[str, int]] = {}
+    for c in answer.citations:
+        if c.doc_id in reports:
+            continue
+        doc, phrase = lookup(c.doc_id), value_phrase(c.quote, question)
+        if doc is not None and phrase is not None:
+            reports[c.doc_id] = (f"{reporter(doc)} reports {phrase}", c.n)
+    if len(reports) < 2:
+        return None
+    return "Sources differ: " + "; ".join(f"{r} [{n}]" for r, n in reports.values()) + "."
 
 
 def _lowered(sentence: str, doc: Document) -> str:
@@ -89,11 +114,26 @@ def attributed_pieces(answer: Answer, documents: DocumentLookup) -> list[str]:
     return out
 
 
-def attribute(answer: Answer, documents: DocumentLookup) -> Answer:
+def framed_pieces(answer: Answer, question: str, documents: DocumentLookup) -> list[str]:
+    """The pieces of an extractive ``answer`` as shown: attributed, and when its sources
+    differ, opened by a line saying who reports what (the sentences then follow as cited,
+    the opening line having named their sources) or by "Sources differ." (then each
+    sentence names its source)."""
+    if not answer.sources_differ:
+        return attributed_pieces(answer, documents)
+    opening = disagreement(answer, question, documents)
+    if opening is None:
+        return [DIFFER_TEXT, *attributed_pieces(answer, documents)]
+    by_n = {c.n for c in answer.citations}
+    return [opening, *(piece for piece, _ in _pieces(answer.answer, by_n))]
+
+
+def attribute(answer: Answer, documents: DocumentLookup, question: str = "") -> Answer:
     """``answer`` with its sentences attributed (extractive answers with citations only)."""
     if answer.mode != "extractive" or not answer.citations:
         return answer
-    return answer.model_copy(update={"answer": " ".join(attributed_pieces(answer, documents))})
+    pieces = framed_pieces(answer, question, documents)
+    return answer.model_copy(update={"answer": " ".join(pieces)})
 
 
 class AttributedAnswerer:
@@ -109,7 +149,8 @@ class AttributedAnswerer:
         self._documents = documents
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
-        return attribute(self._inner.answer(question, hits, history), self._documents)
+        answer = self._inner.answer(question, hits, history)
+        return attribute(answer, self._documents, question)
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
@@ -123,7 +164,7 @@ class AttributedAnswerer:
                 yield from deltas
                 yield item
                 return
-            pieces = attributed_pieces(item, self._documents)
+            pieces = framed_pieces(item, question, self._documents)
             for i, piece in enumerate(pieces):
                 yield piece if i == 0 else f" {piece}"
             yield item.model_copy(update={"answer": " ".join(pieces)})

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for
+from qa.answering.disagreement import sources_differ
 from qa.answering.evidence import (
     QUANTITY,
     EvidenceModel,
@@ -187,11 +188,16 @@ class ExtractiveAnswerer:
         confidence = round(self.confidence(ranked), 4)
         if not ranked or confidence < self.threshold:
             return [ABSTAIN_TEXT], abstain(confidence=confidence)
-        pieces, citations = self._compose(self._select(question, ranked), documents)
+        chosen = self._select(question, ranked)
+        pieces, citations = self._compose(chosen, documents)
         if not citations:
             return [ABSTAIN_TEXT], abstain(confidence=confidence)
         answer = Answer(
-            answer=" ".join(pieces), answerable=True, citations=citations, confidence=confidence
+            answer=" ".join(pieces),
+            answerable=True,
+            citations=citations,
+            confidence=confidence,
+            sources_differ=sources_differ([c.sentence for c in chosen], question),
         )
         return pieces, answer
 

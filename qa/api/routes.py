@@ -140,6 +140,17 @@ def sources_footer(citations: list[Citation]) -> str:
     return "\n\nSources:\n" + "\n".join(rows)
 
 
+def _extension(answer: Answer) -> dict[str, Any]:
+    """The `qa` extension field of a chat completion: what the content alone does not say."""
+    return {
+        "answerable": answer.answerable,
+        "mode": answer.mode,
+        "degraded": answer.degraded,
+        "confidence": answer.confidence,
+        "sources_differ": answer.sources_differ,
+    }
+
+
 def _completion_base(completion_id: str, created: int, obj: str) -> dict[str, Any]:
     return {"id": completion_id, "object": obj, "created": created, "model": "qa"}
 
@@ -167,11 +178,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "citations": [c.model_dump(mode="json") for c in answer.citations],
-            "qa": {
-                "answerable": answer.answerable,
-                "mode": answer.mode,
-                "degraded": answer.degraded,
-            },
+            "qa": _extension(answer),
         }
         return Response(json.dumps(payload), media_type="application/json")
 
@@ -195,7 +202,10 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
                     if footer:
                         yield chunk({"content": footer}, None)
                     yield chunk(
-                        {}, "stop", citations=[c.model_dump(mode="json") for c in item.citations]
+                        {},
+                        "stop",
+                        citations=[c.model_dump(mode="json") for c in item.citations],
+                        qa=_extension(item),
                     )
                 else:
                     yield chunk({"content": item}, None)

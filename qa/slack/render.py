@@ -260,6 +260,8 @@ def render_answer(answer: Answer, feedback: FeedbackKey | None = None) -> list[S
         body.append(_section(NOT_FOUND))
         if detail:
             body += [_context(escape(piece)) for piece in split_text(detail)]
+    if answer.answerable and answer.confidence is not None:
+        body.append(_context(f"Confidence: {answer.confidence:.0%}"))
     if answer.degraded:
         reason = f": {escape(answer.degraded_reason)}" if answer.degraded_reason else ""
         body.append(_context(f":warning: Degraded answer{reason}. Quotes are still verified."))

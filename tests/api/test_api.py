@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -235,6 +236,9 @@ def test_openai_client_against_chat_completions(live_url: str) -> None:
     assert "Sources:" in content
     extra = reply.model_extra or {}
     assert extra["citations"][0]["source"] == SEED_A
+    assert extra["qa"]["answerable"] is True
+    assert 0 < extra["qa"]["confidence"] <= 1
+    assert extra["qa"]["sources_differ"] is False
 
 
 def test_openai_client_streaming(live_url: str) -> None:
@@ -244,13 +248,16 @@ def test_openai_client_streaming(live_url: str) -> None:
     )
     parts = []
     citations = None
+    extension: dict[str, Any] = {}
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             parts.append(chunk.choices[0].delta.content)
         if (chunk.model_extra or {}).get("citations"):
             citations = chunk.model_extra["citations"]  # type: ignore[index]
+            extension = chunk.model_extra["qa"]  # type: ignore[index]
     assert "1,037" in "".join(parts)
     assert citations
+    assert 0 < extension["confidence"] <= 1
     assert citations[0]["source"] == SEED_A
 
 

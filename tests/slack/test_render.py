@@ -109,6 +109,13 @@ def test_unanswerable_says_so_and_cites_nothing() -> None:
     assert [b["type"] for b in message.blocks][-1] == "actions"
 
 
+def test_confidence_is_shown_with_an_answer_and_not_with_an_abstention() -> None:
+    [message] = render_answer(answer(confidence=0.8703))
+    assert "Confidence: 87%" in texts(message.blocks)
+    [message] = render_answer(answer("No.", answerable=False, confidence=0.1))
+    assert not any("Confidence" in t for t in texts(message.blocks))
+
+
 def test_degraded_answer_carries_a_note() -> None:
     [message] = render_answer(answer(degraded=True, degraded_reason="LLM timed out <retry>"))
     notes = [t for t in texts(message.blocks) if "Degraded" in t]

@@ -121,14 +121,56 @@ def test_the_decorated_extractive_answerer_keeps_its_citations_verified() -> Non
     plain, answer = inner.answer(question, HITS, []), decorated.answer(question, HITS, [])
     assert answer.citations == plain.citations and len(answer.citations) >= 2
     assert all(verify_citation(c, DOCS[c.doc_id]) for c in answer.citations)
-    assert answer.answer.startswith("According to ")
-    assert "According to RT (6 July 2021), " in answer.answer
+    # The two articles give different figures: the answer opens by saying who reports what.
+    assert answer.sources_differ
+    n: dict[str, int] = {}
+    for c in answer.citations:
+        n.setdefault(c.doc_id, c.n)
+    assert answer.answer.startswith("Sources differ: ")
+    assert f"RT (6 July 2021) reports at least 134 Afghan soldiers [{n['kabul']}]" in answer.answer
+    assert f"AsiaNews reports 1,037 Afghan soldiers [{n['tajik']}]" in answer.answer
     # The stream sends the attributed sentences, and they add up to the final text.
     items = list(decorated.stream(question, HITS, []))
     final = items[-1]
     assert isinstance(final, Answer)
     assert "".join(str(d) for d in items[:-1]) == final.answer == answer.answer
-    assert len(items) - 1 == len(final.citations)
+    assert len(items) - 1 == len(final.citations) + 1  # the opening line, then each sentence
+
+
+def differing(first: str, second: str) -> Answer:
+    return extractive(f"{first} [1]. {second} [2].", cite(1, "kabul", 2), cite(2, "tajik", 3))
+
+
+def test_sources_that_differ_are_named_with_what_each_reports() -> None:
+    answer = differing(
+        "Last week, at least 134 Afghan soldiers crossed the border into Tajikistan",
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country",
+    ).model_copy(update={"sources_differ": True})
+    out = attribute(answer, DOCS.get, "How many Afghan soldiers crossed the border?")
+    assert out.answer == (
+        "Sources differ: RT (6 July 2021) reports at least 134 Afghan soldiers [1]; AsiaNews "
+        "reports 1,037 Afghan soldiers [2]. Last week, at least 134 Afghan soldiers crossed "
+        "the border into Tajikistan [1]. On July 5, Tajik border guards let 1,037 Afghan "
+        "soldiers into the country [2]."
+    )
+    assert out.citations == answer.citations
+
+
+def test_sources_that_differ_without_a_nameable_figure_are_still_said_to() -> None:
+    answer = differing(
+        "Last week, at least 134 Afghan soldiers crossed the border into Tajikistan",
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country",
+    ).model_copy(update={"sources_differ": True})
+    out = attribute(answer, DOCS.get, "When did the soldiers cross?")
+    assert out.answer.startswith("Sources differ. According to RT (6 July 2021), last week,")
+    assert "According to AsiaNews, on July 5" in out.answer
+
+
+def test_agreeing_sources_are_attributed_as_usual() -> None:
+    answer = differing("Some 1,037 Afghan soldiers crossed", "Guards let 1,037 Afghan soldiers in")
+    out = attribute(answer, DOCS.get, "How many Afghan soldiers crossed the border?")
+    assert "differ" not in out.answer
+    assert out.answer.startswith("According to RT (6 July 2021), some 1,037")
 
 
 class Scripted:
