@@ -77,6 +77,8 @@ REVISION_ID = "revision"  # in the changes collection
 UNDATED_MARKED = "undated_marked"
 _DUMMY_VECTOR = np.ones((1, 1), dtype=np.float32)  # records read by id, never searched
 _DOCS_PER_READ = 200
+# Documents (and their sentence vectors) kept for answers: the passages of recent questions.
+_DOCUMENT_CACHE_SIZE = 128
 
 
 def _dummies(n: int) -> Any:
@@ -163,6 +165,11 @@ class ChromaStore:
         if hit_cache_size is None:
             hit_cache_size = config.hit_cache_size if config else 4096
         self._hits: LRU[str, Hit] = LRU(hit_cache_size)
+        # Documents and their sentence vectors, for the answers (a few per ask).
+        self._documents: LRU[str, Document] = LRU(_DOCUMENT_CACHE_SIZE if hit_cache_size else 0)
+        self._sentences: LRU[tuple[str, str], SentenceVectors] = LRU(
+            _DOCUMENT_CACHE_SIZE if hit_cache_size else 0
+        )
         self._undated_marked = False
         self._marking = threading.Lock()
 
@@ -400,23 +407,40 @@ class ChromaStore:
     # --- DocumentStore, SentenceIndex ------------------------------------------------------
 
     def get_document(self, doc_id: str) -> Document | None:
+        """The stored document. Recent ones come from an LRU emptied when the revision moves
+        (as ``get_hits``): an answer reads the documents of the passages it was given."""
+        generation = self.revision()
+        cached = self._documents.get_many([doc_id], generation)
+        if doc_id in cached:
+            return cached[doc_id]
         result = self._db.run(
             "get_document",
             lambda c: c.documents.get(ids=[doc_id], include=["documents", "metadatas"]),
         )
+        found = None
         for text, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True):
             if meta.get("kind") == "document":  # not a record an older version kept here
-                return document_from_record(text, meta)
-        return None
+                found = document_from_record(text, meta)
+        if found is not None:
+            self._documents.put_many({doc_id: found})
+        return found
 
     def sentence_vectors(self, doc_id: str, content_hash: str) -> SentenceVectors | None:
+        """Kept in an LRU by (document, content hash), emptied when the revision moves."""
+        key = (doc_id, content_hash)
+        cached = self._sentences.get_many([key], self.revision())
+        if key in cached:
+            return cached[key]
         result = self._db.run(
             "sentence_vectors", lambda c: c.sentences.get(ids=[doc_id], include=["metadatas"])
         )
         metas = result["metadatas"] or []
         found = sentences_from_record(metas[0]) if metas else None
         # Made from another version (a crash between writes, or a reader racing a write)?
-        return found if found is not None and found.content_hash == content_hash else None
+        if found is None or found.content_hash != content_hash:
+            return None
+        self._sentences.put_many({key: found})
+        return found
 
     def list_documents(self) -> list[DocumentInfo]:
         return sorted(

@@ -73,10 +73,7 @@ def test_agreeing_or_unrelated_figures_do_not_differ(
     assert not sources_differ(chosen, question)
 
 
-def test_when_questions_differ_on_years_with_none_in_common() -> None:
+def test_dates_are_not_figures_that_differ() -> None:
     question = "When did the bridge open?"
     opened = sentences("a", "The bridge opened in 1932 after six years of work.")
-    assert sources_differ([*opened, *sentences("b", "It was opened to traffic in 1934.")], question)
-    assert not sources_differ(
-        [*opened, *sentences("b", "Work began in 1926 and it opened in 1932.")], question
-    )
+    assert not sources_differ([*opened, *sentences("b", "It opened to traffic in 1934.")], question)
