@@ -12,7 +12,7 @@ learned models fitted on one set and tested on the others (and cross-validated i
     python bench/evidence.py report             # the tables (bench/out/evidence.md)
     python bench/evidence.py fit --train wikiqa,realtimeqa   # writes the shipped model
 
-Data dirs: $QA_EVIDENCE_DIRS (default /tmp/ev/{seeds,wiki,rtqa}), ingested if needed.
+Data dirs: $BENCH_EVIDENCE_DIRS (default /tmp/ev/{seeds,wiki,rtqa}), ingested if needed.
 scikit-learn is needed only for the gradient-boosting comparison (optional: `pip install
 scikit-learn`; without it `report` skips that row). The shipped model needs numpy only.
 """
@@ -36,8 +36,8 @@ import itertools
 
 from common import ROOT, SEED_QUESTIONS, SEEDS, SHARED, quiet_logs, write_report
 
-CACHE = Path(os.environ.get("QA_EVIDENCE_CACHE", "/tmp/qa-evidence"))
-DIRS = Path(os.environ.get("QA_EVIDENCE_DIRS", "/tmp/ev"))
+CACHE = Path(os.environ.get("BENCH_EVIDENCE_CACHE", "/tmp/qa-evidence"))
+DIRS = Path(os.environ.get("BENCH_EVIDENCE_DIRS", "/tmp/ev"))
 SETS = {
     "seeds": (SEED_QUESTIONS, SEEDS, "seeds"),
     "wikiqa": (
