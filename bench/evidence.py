@@ -98,7 +98,7 @@ def collect(name: str) -> list[Question]:
     out = []
     qs = load_questions(questions_path)
     for i, q in enumerate(qs):
-        hits = svc.search(q.question)
+        hits = svc.search(q.question, as_of=q.as_of)  # as `qa eval` and the API ask it
         documents = memoize(store.get_document)
         sources = build_sources(hits, documents)
         qvec, cands = gather(q.question, sources, documents, embedder, store)
