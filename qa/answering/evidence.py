@@ -42,9 +42,14 @@ MAX_EMBEDDED = 8
 #: The lexical handicap per retrieval rank of the passage, for that pre-selection only.
 SOURCE_PRIOR = 0.02
 
+#: A question asking for a figure: how many/much..., when, or what a measure of something is
+#: ("What is the population of X", "What was the cost of ...").
 QUANTITY = re.compile(
     r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
-    r"which (year|date)|percentage|number of)\b",
+    r"which (year|date)|percentage|number of|"
+    r"what(?:'s| is| was| are| were| will be)? (?:the )?(?:total |average |current )?"
+    r"(population|area|size|length|height|width|depth|weight|price|cost|value|rate|speed|"
+    r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b)",
     re.IGNORECASE,
 )
 _TIME_QUESTION = re.compile(r"\b(when|what (year|date|time|day)|which (year|date|day))\b", re.I)
