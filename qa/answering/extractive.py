@@ -5,6 +5,7 @@ abstains when the calibrated confidence of the best one is below ``threshold``."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -28,10 +29,11 @@ from qa.types import Answer, Citation, Hit, Mode, Turn
 # the best one's (on the cached dev-set candidates, wider margins only lowered citation
 # precision on all three sets, and so did headlines and other fragments: bench/README.md)...
 NEAR_BEST_LOGIT = 0.25
-# ...or, giving another number from another document, this share for the best sentence of
-# their paragraph and CONFLICT_FLOOR for themselves.
-CONFLICT_SHARE = 0.5
-CONFLICT_FLOOR = 0.5
+# ...or, giving another number from another document, a logit within CONFLICT_LOGIT of the
+# best one's, and so the best sentence of their paragraph. (In logits, not confidences, so
+# that refitting the calibration does not move it: 2.5 is about half the best sentence's
+# confidence under the calibration these were measured with, bench/README.md.)
+CONFLICT_LOGIT = 2.5
 # Sentences this similar to one already chosen repeat it.
 DUPLICATE_COSINE = 0.9
 DUPLICATE_JACCARD = 0.6
@@ -131,7 +133,7 @@ class ExtractiveAnswerer:
         for c in ranked:
             for line in range(c.sentence.line_start, c.sentence.line_end + 1):
                 key = (c.sentence.doc_id, line)
-                paragraph[key] = max(paragraph.get(key, 0.0), c.score)
+                paragraph[key] = max(paragraph.get(key, -math.inf), c.logit)
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < self.threshold:
                 break
@@ -151,8 +153,8 @@ class ExtractiveAnswerer:
                 and given
                 and numbers(s.text) - asked - given
                 and asked <= numbers(s.text)
-                and context >= CONFLICT_SHARE * best.score
-                and candidate.score >= CONFLICT_FLOOR * best.score
+                and context >= best.logit - CONFLICT_LOGIT
+                and candidate.logit >= best.logit - CONFLICT_LOGIT
                 and all(c.sentence.doc_id != s.doc_id for c in chosen)
             ):
                 chosen.append(candidate)

@@ -18,6 +18,7 @@ from typing import Any
 
 from fakes.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from qa.answering.condense import naive_condense
+from qa.answering.evidence import load_model
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.llm import LLMAnswerer
 from qa.config import Settings
@@ -37,6 +38,11 @@ __all__ = ["MemoryService", "ServiceFactory"]
 
 #: What ``llm=`` accepts: a ready model, or the script of a new ScriptedChatModel.
 LLMScript = ScriptedChatModel | Sequence[Scripted] | ReplyFn
+
+EVIDENCE_MODEL = load_model()
+#: The evidence logit below which services made here abstain (the shipped model's threshold
+#: when these fakes were written).
+FAKE_ABSTAIN_LOGIT = -4.1
 
 
 @dataclass
@@ -105,6 +111,10 @@ class ServiceFactory:
         lexical = LexicalIndex()
         retriever = HybridRetriever(store, vectors, lexical, store, mode=config.retrieval.mode)
         threshold = config.answering.min_evidence_score
+        if threshold is None:
+            # The hashing embedder's cosines are not MiniLM's: the fakes abstain at a fixed
+            # logit of the shipped model, so a refit of its calibration does not move them.
+            threshold = EVIDENCE_MODEL.confidence(FAKE_ABSTAIN_LOGIT)
         extractive = ExtractiveAnswerer(
             vectors,
             store.get_document,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes.corpus import article, memory_store
+from fakes.service import EVIDENCE_MODEL
 
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.followups import (
@@ -74,7 +75,12 @@ def make_service(
         store=store,
         embedder=EMBEDDER,
         retriever=HybridRetriever(store, EMBEDDER, lexical, store),
-        answerer=ExtractiveAnswerer(EMBEDDER, store.get_document, sentences=store, threshold=0.05),
+        answerer=ExtractiveAnswerer(
+            EMBEDDER,
+            store.get_document,
+            sentences=store,
+            threshold=EVIDENCE_MODEL.confidence(-7.5),  # abstain only on no evidence at all
+        ),
         conversations=log,
         lexical=lexical,
         condense=condense,
