@@ -111,6 +111,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     print(answer.answer)
     if answer.answerable and answer.confidence is not None:
         print(f"(confidence {answer.confidence:.2f})")
+    if answer.closest is not None:
+        c = answer.closest
+        print(
+            f"\nclosest passage found (not an answer): {c.title or c.source} — {c.doc_id}, "
+            f"lines {c.line_start}-{c.line_end}\n    “{' '.join(c.quote.split())}”"
+        )
     if answer.degraded:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:

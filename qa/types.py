@@ -215,6 +215,11 @@ class Answer(_Frozen):
         "(the evidence model's calibrated score of the best sentence; below the service's "
         "threshold it abstains). None when nothing was scored.",
     )
+    closest: Citation | None = Field(
+        None,
+        description="With an abstention: the passage that came closest (its best sentence, "
+        "verified like a citation). Not an answer: shown so a reader sees what was found.",
+    )
     sources_differ: bool = Field(
         False,
         description="True when the cited documents give different figures for what was asked "

@@ -184,12 +184,23 @@ class ExtractiveAnswerer:
                 pieces.append(attach_markers(" ".join(s.text.split()), [n]))
         return pieces, citations
 
+    def _closest(self, ranked: Sequence[Scored], documents: DocumentLookup) -> Citation | None:
+        """The best-ranked full sentence, quoted, for an abstention to show (not an answer)."""
+        for c in ranked:
+            if not is_fragment(c.sentence.text):
+                doc = documents(c.sentence.doc_id)
+                return citation_for(1, [c.sentence], doc) if doc is not None else None
+        return None
+
     def _respond(self, question: str, hits: Sequence[Hit]) -> tuple[list[str], Answer]:
         documents = memoize(self.documents)
         ranked = self.rank(question, build_sources(hits, documents), documents)
         confidence = round(self.confidence(ranked), 4)
         if not ranked or confidence < self.threshold:
-            return [ABSTAIN_TEXT], abstain(confidence=confidence)
+            closest = self._closest(ranked, documents)
+            return [ABSTAIN_TEXT], abstain(confidence=confidence).model_copy(
+                update={"closest": closest}
+            )
         chosen = self._select(question, ranked)
         pieces, citations = self._compose(chosen, documents)
         if not citations:

@@ -133,6 +133,17 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     return _text(dialogue[-1]), history
 
 
+def closest_note(answer: Answer) -> str:
+    """For an abstention: where the closest passage was, marked as not an answer."""
+    c = answer.closest
+    if c is None or answer.answerable:
+        return ""
+    return (
+        f"\n\nClosest passage found (not an answer): {c.title} ({c.source}, lines "
+        f"{c.line_start}-{c.line_end}): “{' '.join(c.quote.split())}”"
+    )
+
+
 def sources_footer(citations: list[Citation]) -> str:
     if not citations:
         return ""
@@ -167,7 +178,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         answer: Answer = await run_in_threadpool(
             lambda: service.ask(question, history=history, top_k=body.top_k, as_of=body.as_of)
         )
-        content = answer.answer + sources_footer(answer.citations)
+        content = answer.answer + sources_footer(answer.citations) + closest_note(answer)
         payload = _completion_base(completion_id, created, "chat.completion") | {
             "choices": [
                 {
@@ -198,7 +209,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         try:
             for item in _chain(first, rest):
                 if isinstance(item, Answer):
-                    footer = sources_footer(item.citations)
+                    footer = sources_footer(item.citations) + closest_note(item)
                     if footer:
                         yield chunk({"content": footer}, None)
                     yield chunk(

@@ -181,16 +181,18 @@ def _shorten(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _lines(citation: Citation) -> str:
+    if citation.line_start == citation.line_end:
+        return f"line {citation.line_start}"
+    return f"lines {citation.line_start}-{citation.line_end}"
+
+
 def citation_block(citation: Citation) -> Block:
     """``[n] Title, lines a-b`` (linked when there is a URL), then the quote."""
     url = _safe_url(citation.url)
     title = _label(citation.title or citation.source)
     head = f"<{url}|{title}>" if url else f"*{title}*"
-    lines = (
-        f"line {citation.line_start}"
-        if citation.line_start == citation.line_end
-        else f"lines {citation.line_start}-{citation.line_end}"
-    )
+    lines = _lines(citation)
     source = f" · {escape(citation.source)}" if citation.source != citation.title else ""
     quote_text = escape(_shorten(citation.quote, QUOTE_LIMIT))
     block = _section(f"*[{citation.n}]* {head}, {lines}{source}\n>{quote_text}")
@@ -260,6 +262,11 @@ def render_answer(answer: Answer, feedback: FeedbackKey | None = None) -> list[S
         body.append(_section(NOT_FOUND))
         if detail:
             body += [_context(escape(piece)) for piece in split_text(detail)]
+        if answer.closest is not None:
+            c = answer.closest
+            where = f"{_label(c.title or c.source)}, {_lines(c)}"
+            quote = escape(_shorten(c.quote, 300))
+            body.append(_context(f"Closest passage found (not an answer): {where}\n>{quote}"))
     if answer.answerable and answer.confidence is not None:
         body.append(_context(f"Confidence: {answer.confidence:.0%}"))
     if answer.degraded:

@@ -241,6 +241,17 @@ def test_openai_client_against_chat_completions(live_url: str) -> None:
     assert extra["qa"]["sources_differ"] is False
 
 
+def test_chat_abstention_names_the_closest_passage_as_not_an_answer(live_url: str) -> None:
+    client = OpenAI(base_url=f"{live_url}/v1", api_key="unused", max_retries=0)
+    reply = client.chat.completions.create(
+        model="qa", messages=[{"role": "user", "content": "Who won the 2022 FIFA World Cup?"}]
+    )
+    content = reply.choices[0].message.content or ""
+    assert content.startswith("The articles don't say.")
+    assert "Closest passage found (not an answer): " in content
+    assert "Sources:" not in content and (reply.model_extra or {})["citations"] == []
+
+
 def test_openai_client_streaming(live_url: str) -> None:
     client = OpenAI(base_url=f"{live_url}/v1", api_key="unused", max_retries=0)
     stream = client.chat.completions.create(

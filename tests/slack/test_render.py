@@ -116,6 +116,16 @@ def test_confidence_is_shown_with_an_answer_and_not_with_an_abstention() -> None
     assert not any("Confidence" in t for t in texts(message.blocks))
 
 
+def test_abstention_shows_the_closest_passage_as_not_an_answer() -> None:
+    closest = citation(line_start=7, line_end=7)
+    [message] = render_answer(answer("No.", answerable=False, closest=closest))
+    [note] = [t for t in texts(message.blocks) if t.startswith("Closest passage")]
+    assert note.startswith(
+        "Closest passage found (not an answer): Tajikistan lets Afghan soldiers in, line 7\n>"
+    )
+    assert not any(t.startswith("*[1]*") for t in texts(message.blocks))
+
+
 def test_degraded_answer_carries_a_note() -> None:
     [message] = render_answer(answer(degraded=True, degraded_reason="LLM timed out <retry>"))
     notes = [t for t in texts(message.blocks) if "Degraded" in t]

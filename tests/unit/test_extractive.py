@@ -102,6 +102,16 @@ def test_abstains_below_threshold(answerer: ExtractiveAnswerer) -> None:
     assert (answer.answer, answer.answerable, answer.citations) == (ABSTAIN_TEXT, False, [])
     assert answer.confidence is not None
     assert answer.confidence < answerer.threshold
+    # What came closest is shown beside the abstention, verified, and never as a citation.
+    closest = answer.closest
+    assert closest is not None
+    assert verify_citation(closest, DOCS[closest.doc_id])
+    assert closest.quote.endswith(".")  # a full sentence, not a headline
+    assert "[1]" not in answer.answer
+
+
+def test_no_closest_passage_without_candidates(answerer: ExtractiveAnswerer) -> None:
+    assert answerer.answer("Who won the 2022 FIFA World Cup?", [], []).closest is None
 
 
 def test_abstains_without_hits(answerer: ExtractiveAnswerer) -> None:
