@@ -55,6 +55,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = service.ingest_paths(
         [Path(p) for p in args.paths], prune=args.prune, progress_factory=_progress
     )
+    for line in report.skips:
+        print(f"skipped: {line}", file=sys.stderr)
     for line in report.errors:
         print(f"error: {line}", file=sys.stderr)
     if args.json:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.embeddings.packing import pack_sentence_vectors
-from qa.errors import IngestError, InputError
+from qa.errors import IngestError, InputError, SkippedFileError
 from qa.ingest.chunking import split_document
 from qa.observability.metrics import record_ingested
 from qa.ports import Embedder, Store
@@ -36,6 +36,7 @@ class IngestReport:
     pruned: int = 0
     errors: list[str] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)  # "where: why" of each skipped file
 
     def summary(self) -> str:
         return (
@@ -54,20 +55,26 @@ class IngestReport:
             "pruned": self.pruned,
             "errors": self.errors,
             "doc_ids": self.doc_ids,
+            "skips": self.skips,
         }
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Documents loaded from paths, plus every per-file/per-record error and skipped file."""
+    """Documents loaded from paths, plus every per-file/per-record error and skipped file
+    (``skipped``: unsupported types found in folders; ``skips``: files passed over on
+    purpose, saying why: binary, empty, too large, unreadable)."""
 
     documents: list[Document] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    skips: list[SkippedFileError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # of every file found, loaded or not
 
 
-def load_paths(paths: Sequence[Path], *, max_document_bytes: int) -> IngestResult:
+def load_paths(
+    paths: Sequence[Path], *, max_document_bytes: int, max_file_bytes: int | None = None
+) -> IngestResult:
     """Load every supported file under ``paths``; a repeated doc_id is an error, not a swap."""
     # Imported on call: qa.service imports this module at start-up, for IngestReport alone.
     from qa.ingest.loaders import load_file, scan_paths
@@ -80,8 +87,14 @@ def load_paths(paths: Sequence[Path], *, max_document_bytes: int) -> IngestResul
     )
     loaded: list[tuple[Document, str]] = []
     for path, source in scan.files:
-        documents, errors = load_file(path, source=source, max_document_bytes=max_document_bytes)
-        result.errors.extend(errors)
+        documents, errors = load_file(
+            path,
+            source=source,
+            max_document_bytes=max_document_bytes,
+            max_file_bytes=max_file_bytes,
+        )
+        result.skips.extend(e for e in errors if isinstance(e, SkippedFileError))
+        result.errors.extend(e for e in errors if not isinstance(e, SkippedFileError))
         loaded.extend((doc, source) for doc in documents)
     result.documents.extend(_unique(loaded, result.errors))
     return result
@@ -192,8 +205,14 @@ class IngestPipeline:
     ) -> IngestReport:
         """Ingest files and folders; bad files are reported, the rest still ingested."""
         report = IngestReport()
-        loaded = load_paths(paths, max_document_bytes=self._config.max_document_bytes)
-        report.skipped += len(loaded.skipped)
+        loaded = load_paths(
+            paths,
+            max_document_bytes=self._config.max_document_bytes,
+            max_file_bytes=self._config.max_file_bytes,
+        )
+        report.skipped += len(loaded.skipped) + len(loaded.skips)
+        report.skips.extend(str(skip) for skip in loaded.skips)
+        report.skips.extend(f"{path}: unsupported file type" for path in loaded.skipped)
         report.failed += len(loaded.errors)
         report.errors.extend(str(err) for err in loaded.errors)
         unique = loaded.documents
