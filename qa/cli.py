@@ -114,8 +114,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.degraded:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:
-        print(f"\n[{c.n}] {c.title} — {c.source}, lines {c.line_start}-{c.line_end}")
+        page = f"page {c.page}, " if c.page is not None else ""
+        print(f"\n[{c.n}] {c.title} — {c.source}, {page}lines {c.line_start}-{c.line_end}")
         print(f"    “{c.quote}”")
+        if c.link:
+            print(f"    {c.link}")
     print(f"\nconversation: {answer.conversation_id}", file=sys.stderr)
     return 0
 

@@ -182,8 +182,9 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def citation_block(citation: Citation) -> Block:
-    """``[n] Title, lines a-b`` (linked when there is a URL), then the quote."""
-    url = _safe_url(citation.url)
+    """``[n] Title, p. N, lines a-b`` (linked to the passage when there is a URL), then the
+    quote."""
+    url = _safe_url(citation.link or citation.url)
     title = _label(citation.title or citation.source)
     head = f"<{url}|{title}>" if url else f"*{title}*"
     lines = (
@@ -191,6 +192,8 @@ def citation_block(citation: Citation) -> Block:
         if citation.line_start == citation.line_end
         else f"lines {citation.line_start}-{citation.line_end}"
     )
+    if citation.page is not None:
+        lines = f"p. {citation.page}, {lines}"
     source = f" · {escape(citation.source)}" if citation.source != citation.title else ""
     quote_text = escape(_shorten(citation.quote, QUOTE_LIMIT))
     block = _section(f"*[{citation.n}]* {head}, {lines}{source}\n>{quote_text}")

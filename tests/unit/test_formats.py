@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakes.documents import NEWS_PAGE, make_pdf
 
 from qa.errors import SkippedFileError
 from qa.ingest.formats import PAGE_LINES_KEY, decode_text, page_of, sniff_format
 from qa.ingest.loaders import load_file
 from qa.ingest.pipeline import load_paths
 from qa.types import Document
-from tests.fakes.documents import NEWS_PAGE, make_pdf
 
 LIMIT = 2_000_000
 
