@@ -51,9 +51,14 @@ def _progress(total: int) -> Callable[[int], None]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.ingest.fetch import is_url
+
     service = _service(settings)
     report = service.ingest_paths(
-        [Path(p) for p in args.paths], prune=args.prune, progress_factory=_progress
+        [Path(p) for p in args.paths if not is_url(p)],
+        prune=args.prune,
+        progress_factory=_progress,
+        urls=[p for p in args.paths if is_url(p)],
     )
     for line in report.skips:
         print(f"skipped: {line}", file=sys.stderr)
@@ -173,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="ingest files and folders (.txt .md .json .jsonl)")
+    p = sub.add_parser(
+        "ingest",
+        help="ingest files, folders and http(s) URLs (.txt .md .json .jsonl .html .pdf)",
+    )
     p.add_argument("paths", nargs="+")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

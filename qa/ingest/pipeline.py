@@ -202,9 +202,11 @@ class IngestPipeline:
         *,
         prune: bool = False,
         progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+        urls: Sequence[str] = (),
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported, the rest still ingested."""
-        report = IngestReport()
+        """Ingest files and folders (and web pages: ``urls``); bad ones are reported, the rest
+        still ingested. ``prune`` keeps the documents of ``urls`` too."""
+        report = self.urls(urls) if urls else IngestReport()
         loaded = load_paths(
             paths,
             max_document_bytes=self._config.max_document_bytes,
@@ -219,13 +221,60 @@ class IngestPipeline:
         progress = progress_factory(len(unique)) if progress_factory else None
         self.documents(unique, report, progress)
         if prune:
-            sources = set(loaded.sources)
+            sources = set(loaded.sources) | set(urls)
             for info in self._store.list_documents():
                 if info.source not in sources:
                     self._store.delete_document(info.doc_id)
                     report.pruned += 1
         report.pruned += self._store.prune_orphans()
         return report
+
+    def fetch(self, url: str) -> Document:
+        """The document at ``url`` (an HTML page, PDF or text), fetched within the limits.
+
+        FetchError if it cannot be fetched, SkippedFileError if it holds no usable text.
+        """
+        from qa.ingest.fetch import doc_id_for_url, fetch_url
+        from qa.ingest.formats import NotTextError
+        from qa.ingest.loaders import document_from_bytes
+
+        config = self._config
+        page = fetch_url(
+            url,
+            timeout_s=config.fetch_timeout_s,
+            max_bytes=config.max_file_bytes,
+            max_redirects=config.fetch_max_redirects,
+            allow_private=config.fetch_allow_private,
+        )
+        try:
+            return document_from_bytes(
+                page.data,
+                kind=page.kind,
+                source=url,
+                doc_id=doc_id_for_url(url),
+                max_document_bytes=config.max_document_bytes,
+                url=page.url,
+                charset=page.charset,
+            )
+        except NotTextError as exc:
+            raise SkippedFileError(url, str(exc)) from None
+
+    def urls(self, urls: Sequence[str], report: IngestReport | None = None) -> IngestReport:
+        """Fetch and ingest web pages; one that fails is reported, the rest still ingested."""
+        report = report or IngestReport()
+        docs: list[Document] = []
+        for url in urls:
+            try:
+                doc = self.fetch(url)
+            except SkippedFileError as exc:
+                report.skipped += 1
+                report.skips.append(str(exc))
+            except IngestError as exc:
+                report.failed += 1
+                report.errors.append(str(exc))
+            else:
+                docs.append(doc)
+        return self.documents(docs, report)
 
     def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
