@@ -136,7 +136,11 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 def sources_footer(citations: list[Citation]) -> str:
     if not citations:
         return ""
-    rows = [f"[{c.n}] {c.title} ({c.source}, lines {c.line_start}-{c.line_end})" for c in citations]
+    rows = [
+        f"[{c.n}] {c.title} ({c.source}, {f'page {c.page}, ' if c.page else ''}"
+        f"lines {c.line_start}-{c.line_end}){f' {c.link}' if c.link else ''}"
+        for c in citations
+    ]
     return "\n\nSources:\n" + "\n".join(rows)
 
 

@@ -72,6 +72,15 @@ def test_a_url_is_fetched_ingested_and_cited_with_links(
     ).json()["lines"]
     assert citations[0]["quote"] in "\n".join(line["text"] for line in quoted)
 
+    chat = client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "How many passengers did the ferry carry?"}]
+        },
+    )
+    content = chat.json()["choices"][0]["message"]["content"]
+    assert f"({pdf}, page 2, lines 3-3) {pdf}#page=2" in content
+
     answer = client.post("/v1/ask", json={"question": "How many people left their homes?"})
     (first, *_) = answer.json()["citations"]
     assert first["doc_id"] == page and first["page"] is None
