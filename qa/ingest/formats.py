@@ -94,6 +94,10 @@ def extract_html(data: bytes, *, url: str | None = None, charset: str | None = N
         include_tables=True,
         include_images=False,
         include_links=False,
+        # Dates from the page's markup only (meta tags, <time>, the URL): htmldate's extensive
+        # search takes any date in the text ("Updated 3 March 2020" in a footer) for the
+        # article's. A dateline at the top is still read, by qa's own cleaning.
+        date_extraction_params={"original_date": True, "extensive_search": False},
     )
     body = getattr(found, "text", None)
     if not isinstance(body, str) or not body.strip():
