@@ -30,6 +30,11 @@ _HTML_START: Final = re.compile(
 )
 
 
+_META_CHARSET: Final = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.-]{2,40})""", re.I
+)
+
+
 class NotTextError(ValueError):
     """The bytes are no document qa can read (binary, no text found); the message says why."""
 
@@ -83,7 +88,10 @@ def extract_html(data: bytes, *, url: str | None = None, charset: str | None = N
     """The main text of an HTML page (one line per paragraph) and its metadata."""
     import trafilatura
 
+    # The HTTP header's charset, else the page's own <meta charset>, else detection.
     text = _decode_declared(data, charset) if charset else None
+    if text is None and (meta := _META_CHARSET.search(data[:4096])):
+        text = _decode_declared(data, meta.group(1).decode("ascii"))
     if text is None:
         text, _ = decode_text(data)
     found = trafilatura.bare_extraction(

@@ -155,6 +155,20 @@ def test_html_in_a_legacy_encoding_is_decoded(tmp_path: Path) -> None:
     assert any(line.startswith("Très forte pluie") for line in load_one(path).lines)
 
 
+@pytest.mark.parametrize(
+    ("declared", "encoding"), [("windows-1251", "cp1251"), ("koi8-r", "koi8_r")]
+)
+def test_html_declaring_its_charset_is_read_in_that_charset(
+    tmp_path: Path, declared: str, encoding: str
+) -> None:
+    page = NEWS_PAGE.replace('charset="utf-8"', f'charset="{declared}"').replace(
+        "Heavy rain", "Сильный дождь (heavy rain)"
+    )
+    path = tmp_path / "ru.html"
+    path.write_bytes(page.encode(encoding))
+    assert any(line.startswith("Сильный дождь (heavy rain)") for line in load_one(path).lines)
+
+
 # --- PDF ----------------------------------------------------------------------------------
 
 
