@@ -58,9 +58,12 @@ def sniff_format(data: bytes, suffix: str) -> str:
     return "text"
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """``(text, encoding)``: UTF-8 (or a BOM's encoding) if it fits, else charset-normalizer's
-    best guess; NotTextError for bytes no text encoding explains."""
+def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """``(text, encoding)``: the ``declared`` charset (an HTTP header's) if it fits, else
+    UTF-8 (or a BOM's encoding), else charset-normalizer's best guess; NotTextError for bytes
+    no text encoding explains."""
+    if declared and b"\x00" not in data and (text := _decode_declared(data, declared)):
+        return text.removeprefix("\ufeff"), codecs.lookup(declared).name
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:

@@ -155,7 +155,7 @@ def document_from_bytes(
     elif kind == "html":
         extracted = extract_html(data, url=url, charset=charset)
     else:
-        text, encoding = decode_text(data)
+        text, encoding = decode_text(data, declared=charset)
         if not text.strip():
             raise NotTextError("empty file")
         lines = split_lines(text)

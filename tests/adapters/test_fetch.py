@@ -191,6 +191,17 @@ def test_ingest_urls_stores_pages_and_reports_each_failure(
     assert cited[0].link.startswith("https://news.example.com/2024/floods#:~:text=")
 
 
+def test_the_charset_a_server_declares_is_used(web: WebServer, make: ServiceFactory) -> None:
+    # Detection alone reads these few koi8-r bytes as Japanese.
+    text = "Москва - столица России."
+    web.pages["/ru.txt"] = Page(text.encode("koi8_r"), "text/plain; charset=koi8-r")
+    built = make(fetch_allow_private=True)
+    assert built.service.ingest_urls([web.url("/ru.txt")]).documents == 1
+    doc = built.service.get_document(web.url("/ru.txt"))
+    assert doc.lines == (text,)
+    assert doc.metadata["encoding"] == "koi8-r"
+
+
 def test_the_api_path_refuses_loopback_by_default(web: WebServer, make: ServiceFactory) -> None:
     web.pages["/a"] = Page(NEWS_PAGE.encode())
     built = make()
