@@ -221,9 +221,12 @@ class IngestPipeline:
         progress = progress_factory(len(unique)) if progress_factory else None
         self.documents(unique, report, progress)
         if prune:
+            from qa.ingest.fetch import is_url
+
             sources = set(loaded.sources) | set(urls)
             for info in self._store.list_documents():
-                if info.source not in sources:
+                # A fetched page has no file to be gone: pruning files never removes it.
+                if info.source not in sources and not is_url(info.source):
                     self._store.delete_document(info.doc_id)
                     report.pruned += 1
         report.pruned += self._store.prune_orphans()

@@ -159,7 +159,7 @@ def test_a_page_is_fetched_with_its_type_charset_and_a_polite_request(web: WebSe
 
 
 def test_ingest_urls_stores_pages_and_reports_each_failure(
-    web: WebServer, make: ServiceFactory
+    web: WebServer, make: ServiceFactory, tmp_path: Path
 ) -> None:
     web.pages["/floods.html"] = Page(NEWS_PAGE.encode())
     web.pages["/report.pdf"] = Page(
@@ -189,6 +189,13 @@ def test_ingest_urls_stores_pages_and_reports_each_failure(
     cited = [c for c in answer.citations if c.doc_id == urls[0]]
     assert cited and cited[0].link is not None
     assert cited[0].link.startswith("https://news.example.com/2024/floods#:~:text=")
+
+    # Pruning a folder removes documents whose files are gone; fetched pages have none.
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Harbour news\n\nThe pier reopened.\n")
+    assert built.service.ingest_paths([folder], prune=True).pruned == 0
+    assert len(built.service.list_documents()) == 4
 
 
 def test_the_charset_a_server_declares_is_used(web: WebServer, make: ServiceFactory) -> None:
