@@ -142,8 +142,10 @@ def extract_pdf(data: bytes) -> Extracted:
         info = reader.metadata
     except NotTextError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except PyPdfError as exc:
         raise NotTextError(f"not a readable PDF ({exc})") from None
+    except Exception as exc:  # a broken file makes pypdf fail in many ways (Key, Index...)
+        raise NotTextError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
     if not any(line.strip() for line in lines):
         raise NotTextError("PDF without extractable text (scanned pages need OCR)")
     fields: dict[str, Any] = {"format": "pdf", PAGE_LINES_KEY: json.dumps(starts)}
