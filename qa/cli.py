@@ -51,10 +51,17 @@ def _progress(total: int) -> Callable[[int], None]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.ingest.fetch import is_url
+
     service = _service(settings)
     report = service.ingest_paths(
-        [Path(p) for p in args.paths], prune=args.prune, progress_factory=_progress
+        [Path(p) for p in args.paths if not is_url(p)],
+        prune=args.prune,
+        progress_factory=_progress,
+        urls=[p for p in args.paths if is_url(p)],
     )
+    for line in report.skips:
+        print(f"skipped: {line}", file=sys.stderr)
     for line in report.errors:
         print(f"error: {line}", file=sys.stderr)
     if args.json:
@@ -120,8 +127,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.degraded:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:
-        print(f"\n[{c.n}] {c.title} — {c.source}, lines {c.line_start}-{c.line_end}")
+        page = f"page {c.page}, " if c.page is not None else ""
+        print(f"\n[{c.n}] {c.title} — {c.source}, {page}lines {c.line_start}-{c.line_end}")
         print(f"    “{c.quote}”")
+        if c.link:
+            print(f"    {c.link}")
     print(f"\nconversation: {answer.conversation_id}", file=sys.stderr)
     return 0
 
@@ -176,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="ingest files and folders (.txt .md .json .jsonl)")
+    p = sub.add_parser(
+        "ingest",
+        help="ingest files, folders and http(s) URLs (.txt .md .json .jsonl .html .pdf)",
+    )
     p.add_argument("paths", nargs="+")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

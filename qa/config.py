@@ -139,6 +139,22 @@ class IngestSettings(SettingsGroup):
     max_document_bytes: int = Field(
         2_000_000, ge=1, description="Largest single document accepted for ingestion."
     )
+    max_file_bytes: int = Field(
+        20_000_000,
+        ge=1,
+        description="Largest HTML or PDF file read, and largest page fetched from a URL "
+        "(the text taken out of it must still fit QA_MAX_DOCUMENT_BYTES).",
+    )
+    fetch_timeout_s: float = Field(
+        20.0, gt=0, le=300, description="Whole time allowed to fetch one URL (qa ingest URL)."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per URL.")
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let URL ingestion reach loopback, private, link-local and reserved "
+        "addresses. Off: POST /v1/documents {url} cannot make the server fetch from its own "
+        "network (SSRF).",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:

@@ -4,6 +4,7 @@ QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
 │   └── IngestError         one document could not be read or parsed (names file/line)
+│       └── SkippedFileError  a file passed over on purpose: binary, empty, too large, unreadable
 ├── ConfigError             settings that cannot work (startup refuses)
 │   └── EmbedderMismatchError  the collection was built by another embedder
 └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
@@ -34,6 +35,11 @@ class IngestError(InputError):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+class SkippedFileError(IngestError):
+    """A file passed over on purpose (binary, empty, over a size limit, unreadable): a run
+    counts it as skipped, not failed, and touches nothing stored for it."""
 
 
 class ConfigError(QAError):

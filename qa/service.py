@@ -103,9 +103,19 @@ class QAService:
         *,
         prune: bool = False,
         progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+        urls: Sequence[str] = (),
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported, the rest still ingested."""
-        return self._ingest.paths(paths, prune=prune, progress_factory=progress_factory)
+        """Ingest files and folders (and the web pages at ``urls``); bad ones are reported,
+        the rest still ingested."""
+        return self._ingest.paths(paths, prune=prune, progress_factory=progress_factory, urls=urls)
+
+    def ingest_urls(self, urls: Sequence[str]) -> IngestReport:
+        """Fetch and ingest web pages (HTML, PDF, text); failures are reported per URL."""
+        return self._ingest.urls(urls)
+
+    def add_url(self, url: str) -> IngestReport:
+        """Fetch and ingest one web page (the HTTP API); InputError says why if it cannot."""
+        return self._ingest.documents([self._ingest.fetch(url)])
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""

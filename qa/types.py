@@ -155,6 +155,14 @@ class Citation(_Frozen):
     line_start: int
     line_end: int
     quote: str
+    page: int | None = Field(
+        None, ge=1, description="PDF sources: the page that holds line_start (1-based)."
+    )
+    link: str | None = Field(
+        None,
+        description="The source's URL opened on the cited passage: a text fragment "
+        "(#:~:text=) for web pages, #page=N for PDFs. None without an http(s) URL.",
+    )
 
 
 @dataclass(frozen=True)

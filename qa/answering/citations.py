@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sentencex import segment
 
+from qa.answering.links import make_citation
 from qa.answering.sentences import DocumentLookup, EvidencePassage
 from qa.text import Sentence, numbers, terms
 from qa.types import Citation, Document
@@ -114,15 +115,8 @@ def citation_for(n: int, sentences: Sequence[Sentence], doc: Document) -> Citati
         return None  # nothing to quote, or the stored document changed since retrieval
     first = min(sentences, key=lambda s: s.char_start)
     start, end = first.char_start, max(s.char_end for s in sentences)
-    citation = Citation(
-        n=n,
-        doc_id=doc.doc_id,
-        source=doc.source,
-        title=doc.title,
-        url=doc.url,
-        line_start=first.line_start,
-        line_end=max(s.line_end for s in sentences),
-        quote=doc.text[start:end],
+    citation = make_citation(
+        n, doc, first.line_start, max(s.line_end for s in sentences), doc.text[start:end]
     )
     return citation if verify_citation(citation, doc) else None
 
@@ -265,16 +259,7 @@ class _Resolver:
     def citation(self, key: Span, n: int) -> Citation:
         doc = self.docs[key[0]]
         low, high = self.spans[key]
-        return Citation(
-            n=n,
-            doc_id=doc.doc_id,
-            source=doc.source,
-            title=doc.title,
-            url=doc.url,
-            line_start=key[1],
-            line_end=key[2],
-            quote=doc.text[low:high],
-        )
+        return make_citation(n, doc, key[1], key[2], doc.text[low:high])
 
 
 def resolve_citations(

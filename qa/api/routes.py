@@ -147,7 +147,11 @@ def closest_note(answer: Answer) -> str:
 def sources_footer(citations: list[Citation]) -> str:
     if not citations:
         return ""
-    rows = [f"[{c.n}] {c.title} ({c.source}, lines {c.line_start}-{c.line_end})" for c in citations]
+    rows = [
+        f"[{c.n}] {c.title} ({c.source}, {f'page {c.page}, ' if c.page else ''}"
+        f"lines {c.line_start}-{c.line_end}){f' {c.link}' if c.link else ''}"
+        for c in citations
+    ]
     return "\n\nSources:\n" + "\n".join(rows)
 
 
@@ -230,9 +234,14 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
 # ------------------------------------------------------------------ documents
 @router.post("/documents", response_model=IngestResponse, status_code=201, tags=["documents"])
 def add_documents(body: DocumentsRequest, service: Service) -> IngestResponse:
-    """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at)."""
-    records = [a.model_dump(exclude_none=True) for a in body.documents]
-    report = service.add_records(records)
+    """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at),
+    or the page at ``url`` (HTML, PDF or text; its id is the URL)."""
+    if body.url is not None:
+        report = service.add_url(body.url)
+    else:
+        report = service.add_records(
+            [a.model_dump(exclude_none=True) for a in body.documents or []]
+        )
     return IngestResponse(
         documents=report.documents,
         unchanged=report.unchanged,

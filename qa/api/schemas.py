@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.timeframe import AsOf
 from qa.types import Filters, Hit
@@ -57,7 +57,23 @@ class ArticleIn(BaseModel):
 
 
 class DocumentsRequest(_Strict):
-    documents: list[ArticleIn] = Field(..., min_length=1, max_length=1000)
+    """Articles to ingest: ``documents`` (records), or ``url`` (one page fetched)."""
+
+    documents: list[ArticleIn] | None = Field(None, min_length=1, max_length=1000)
+    url: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="An http(s) URL of an HTML page, PDF or text file, fetched by the server "
+        "(size, time and redirect limits; private addresses refused unless "
+        "QA_FETCH_ALLOW_PRIVATE). Instead of `documents`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DocumentsRequest:
+        if (self.documents is None) == (self.url is None):
+            raise ValueError("send either 'documents' (a list of articles) or 'url', not both")
+        return self
 
 
 class IngestResponse(BaseModel):

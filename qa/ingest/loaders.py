@@ -13,16 +13,30 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from qa.errors import IngestError
+from qa.errors import IngestError, SkippedFileError
 from qa.ingest.cleaning import clean_lines, front_matter
 from qa.ingest.dates import parse_published
+from qa.ingest.formats import (
+    HTML_SUFFIXES,
+    PDF_SUFFIXES,
+    Extracted,
+    NotTextError,
+    decode_text,
+    extract_html,
+    extract_pdf,
+    sniff_format,
+)
 from qa.store.records import RESERVED_PREFIXES
 from qa.types import Document, MetaValue
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES: Final = frozenset({".txt", ".md", ".markdown", ".json", ".jsonl"})
 TEXT_SUFFIXES: Final = frozenset({".txt", ".md", ".markdown"})
+SUPPORTED_SUFFIXES: Final = frozenset(
+    {*TEXT_SUFFIXES, ".json", ".jsonl", *HTML_SUFFIXES, *PDF_SUFFIXES}
+)
+#: Largest HTML or PDF file read (its extracted text must still fit max_document_bytes).
+DEFAULT_MAX_FILE_BYTES: Final = 20_000_000
 MAX_TITLE_CHARS: Final = 200
 _FIELDS: Final = ("title", "source", "url", "publisher")
 _DOC_FIELDS: Final = frozenset({"published_at", *_FIELDS})
@@ -80,38 +94,91 @@ def iter_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
 
 
 def load_file(
-    path: Path, *, source: str, max_document_bytes: int
+    path: Path, *, source: str, max_document_bytes: int, max_file_bytes: int | None = None
 ) -> tuple[list[Document], list[IngestError]]:
-    """Documents in one file and the errors met; bad content never raises."""
+    """Documents in one file and the errors met; bad content never raises.
+
+    Binary, empty, oversized and unreadable files come back as ``SkippedFileError`` errors.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return [], [IngestError(source, _unsupported(suffix))]
+    markup = suffix in HTML_SUFFIXES | PDF_SUFFIXES
+    limit = (max_file_bytes or DEFAULT_MAX_FILE_BYTES) if markup else max_document_bytes
     try:
         size = path.stat().st_size
-        if suffix in TEXT_SUFFIXES and size > max_document_bytes:
-            return [], [IngestError(source, _too_large(size, max_document_bytes))]
+        if (markup or suffix in TEXT_SUFFIXES) and size > limit:
+            return [], [SkippedFileError(source, _too_large(size, limit, file=markup))]
         data = path.read_bytes()
     except OSError as exc:
-        return [], [_os_error(source, exc)]
-    if b"\x00" in data:
-        return [], [IngestError(source, "binary file (contains NUL bytes), not text")]
+        return [], [_os_error(source, exc, skip=True)]
+    kind = sniff_format(data, suffix)
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        return [], [IngestError(source, f"not UTF-8 text (invalid byte at offset {exc.start})")]
-    if not text.strip():
-        return [], [IngestError(source, "empty file")]
-    if suffix not in TEXT_SUFFIXES:
-        jsonl = suffix == ".jsonl"
-        documents, errors = _load_records(
-            text, source=source, jsonl=jsonl, limit=max_document_bytes
-        )
-        logger.debug("%s: %d documents, %d errors", source, len(documents), len(errors))
-        return documents, errors
-    try:
-        return [document_from_text(text, source=source, doc_id=source)], []
+        if not data.strip():
+            raise NotTextError("empty file")
+        if kind != "text" or suffix in TEXT_SUFFIXES:
+            doc = document_from_bytes(
+                data, kind=kind, source=source, doc_id=source, max_document_bytes=max_document_bytes
+            )
+            return [doc], []
+        text, _ = decode_text(data)
+    except NotTextError as exc:
+        return [], [SkippedFileError(source, str(exc))]
     except IngestError as exc:
         return [], [exc]
+    documents, errors = _load_records(
+        text, source=source, jsonl=suffix == ".jsonl", limit=max_document_bytes
+    )
+    logger.debug("%s: %d documents, %d errors", source, len(documents), len(errors))
+    return documents, errors
+
+
+def document_from_bytes(
+    data: bytes,
+    *,
+    kind: str,
+    source: str,
+    doc_id: str,
+    max_document_bytes: int,
+    url: str | None = None,
+    charset: str | None = None,
+) -> Document:
+    """A Document from the bytes of a text, HTML or PDF file (``kind``: see ``sniff_format``).
+
+    HTML and PDF documents keep their EXTRACTED text as their lines: citations, the lines
+    endpoint and verification quote that text. NotTextError if there is no text to keep;
+    SkippedFileError if the text is over ``max_document_bytes``.
+    """
+    skip = 0
+    if kind == "pdf":
+        extracted = extract_pdf(data)
+    elif kind == "html":
+        extracted = extract_html(data, url=url, charset=charset)
+    else:
+        text, encoding = decode_text(data, declared=charset)
+        if not text.strip():
+            raise NotTextError("empty file")
+        lines = split_lines(text)
+        fields, skip = front_matter(lines, where=source)
+        if encoding != "utf-8":  # what was read, so a wrong guess can be seen and fixed
+            fields = {**fields, "encoding": encoding}
+        extracted = Extracted(lines, dict(fields))
+    size = len("\n".join(extracted.lines).encode("utf-8"))
+    if size > max_document_bytes:
+        text_of = "" if kind == "text" else "its text: "
+        raise SkippedFileError(doc_id, text_of + _too_large(size, max_document_bytes))
+    fields = extracted.fields
+    if url and not fields.get("url"):
+        fields = {**fields, "url": url}
+    # id/body/text in front matter are ordinary metadata: the file itself is the body.
+    return _assemble(
+        extracted.lines,
+        skip=skip,
+        fields=fields,
+        consumed=_DOC_FIELDS,
+        doc_id=doc_id,
+        source=source,
+    )
 
 
 def _load_records(
@@ -315,9 +382,14 @@ def _unsupported(suffix: str) -> str:
     return f"unsupported file type {suffix!r} (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))})"
 
 
-def _too_large(size: int, limit: int) -> str:
-    return f"document is {size} bytes, over the {limit}-byte limit (QA_MAX_DOCUMENT_BYTES)"
+def _too_large(size: int, limit: int, *, file: bool = False) -> str:
+    setting = "QA_MAX_FILE_BYTES" if file else "QA_MAX_DOCUMENT_BYTES"
+    what = "file" if file else "document"
+    return f"{what} is {size} bytes, over the {limit}-byte limit ({setting})"
 
 
-def _os_error(where: str | os.PathLike[str] | None, exc: OSError) -> IngestError:
-    return IngestError(str(where or "?"), f"cannot read: {exc.strerror or exc}")
+def _os_error(
+    where: str | os.PathLike[str] | None, exc: OSError, *, skip: bool = False
+) -> IngestError:
+    kind = SkippedFileError if skip else IngestError
+    return kind(str(where or "?"), f"cannot read: {exc.strerror or exc}")

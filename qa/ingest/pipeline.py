@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.embeddings.packing import pack_sentence_vectors
-from qa.errors import IngestError, InputError
+from qa.errors import IngestError, InputError, SkippedFileError
 from qa.ingest.chunking import split_document
 from qa.observability.metrics import record_ingested
 from qa.ports import Embedder, Store
@@ -36,6 +36,7 @@ class IngestReport:
     pruned: int = 0
     errors: list[str] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)  # "where: why" of each skipped file
 
     def summary(self) -> str:
         return (
@@ -54,20 +55,26 @@ class IngestReport:
             "pruned": self.pruned,
             "errors": self.errors,
             "doc_ids": self.doc_ids,
+            "skips": self.skips,
         }
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Documents loaded from paths, plus every per-file/per-record error and skipped file."""
+    """Documents loaded from paths, plus every per-file/per-record error and skipped file
+    (``skipped``: unsupported types found in folders; ``skips``: files passed over on
+    purpose, saying why: binary, empty, too large, unreadable)."""
 
     documents: list[Document] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    skips: list[SkippedFileError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # of every file found, loaded or not
 
 
-def load_paths(paths: Sequence[Path], *, max_document_bytes: int) -> IngestResult:
+def load_paths(
+    paths: Sequence[Path], *, max_document_bytes: int, max_file_bytes: int | None = None
+) -> IngestResult:
     """Load every supported file under ``paths``; a repeated doc_id is an error, not a swap."""
     # Imported on call: qa.service imports this module at start-up, for IngestReport alone.
     from qa.ingest.loaders import load_file, scan_paths
@@ -80,8 +87,14 @@ def load_paths(paths: Sequence[Path], *, max_document_bytes: int) -> IngestResul
     )
     loaded: list[tuple[Document, str]] = []
     for path, source in scan.files:
-        documents, errors = load_file(path, source=source, max_document_bytes=max_document_bytes)
-        result.errors.extend(errors)
+        documents, errors = load_file(
+            path,
+            source=source,
+            max_document_bytes=max_document_bytes,
+            max_file_bytes=max_file_bytes,
+        )
+        result.skips.extend(e for e in errors if isinstance(e, SkippedFileError))
+        result.errors.extend(e for e in errors if not isinstance(e, SkippedFileError))
         loaded.extend((doc, source) for doc in documents)
     result.documents.extend(_unique(loaded, result.errors))
     return result
@@ -189,24 +202,82 @@ class IngestPipeline:
         *,
         prune: bool = False,
         progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+        urls: Sequence[str] = (),
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported, the rest still ingested."""
-        report = IngestReport()
-        loaded = load_paths(paths, max_document_bytes=self._config.max_document_bytes)
-        report.skipped += len(loaded.skipped)
+        """Ingest files and folders (and web pages: ``urls``); bad ones are reported, the rest
+        still ingested. ``prune`` keeps the documents of ``urls`` too."""
+        report = self.urls(urls) if urls else IngestReport()
+        loaded = load_paths(
+            paths,
+            max_document_bytes=self._config.max_document_bytes,
+            max_file_bytes=self._config.max_file_bytes,
+        )
+        report.skipped += len(loaded.skipped) + len(loaded.skips)
+        report.skips.extend(str(skip) for skip in loaded.skips)
+        report.skips.extend(f"{path}: unsupported file type" for path in loaded.skipped)
         report.failed += len(loaded.errors)
         report.errors.extend(str(err) for err in loaded.errors)
         unique = loaded.documents
         progress = progress_factory(len(unique)) if progress_factory else None
         self.documents(unique, report, progress)
         if prune:
-            sources = set(loaded.sources)
+            from qa.ingest.fetch import is_url
+
+            sources = set(loaded.sources) | set(urls)
             for info in self._store.list_documents():
-                if info.source not in sources:
+                # A fetched page has no file to be gone: pruning files never removes it.
+                if info.source not in sources and not is_url(info.source):
                     self._store.delete_document(info.doc_id)
                     report.pruned += 1
         report.pruned += self._store.prune_orphans()
         return report
+
+    def fetch(self, url: str) -> Document:
+        """The document at ``url`` (an HTML page, PDF or text), fetched within the limits.
+
+        FetchError if it cannot be fetched, SkippedFileError if it holds no usable text.
+        """
+        from qa.ingest.fetch import doc_id_for_url, fetch_url
+        from qa.ingest.formats import NotTextError
+        from qa.ingest.loaders import document_from_bytes
+
+        config = self._config
+        page = fetch_url(
+            url,
+            timeout_s=config.fetch_timeout_s,
+            max_bytes=config.max_file_bytes,
+            max_redirects=config.fetch_max_redirects,
+            allow_private=config.fetch_allow_private,
+        )
+        try:
+            return document_from_bytes(
+                page.data,
+                kind=page.kind,
+                source=url,
+                doc_id=doc_id_for_url(url),
+                max_document_bytes=config.max_document_bytes,
+                url=page.url,
+                charset=page.charset,
+            )
+        except NotTextError as exc:
+            raise SkippedFileError(url, str(exc)) from None
+
+    def urls(self, urls: Sequence[str], report: IngestReport | None = None) -> IngestReport:
+        """Fetch and ingest web pages; one that fails is reported, the rest still ingested."""
+        report = report or IngestReport()
+        docs: list[Document] = []
+        for url in urls:
+            try:
+                doc = self.fetch(url)
+            except SkippedFileError as exc:
+                report.skipped += 1
+                report.skips.append(str(exc))
+            except IngestError as exc:
+                report.failed += 1
+                report.errors.append(str(exc))
+            else:
+                docs.append(doc)
+        return self.documents(docs, report)
 
     def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""

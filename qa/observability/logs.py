@@ -60,7 +60,10 @@ def configure_logging(config: LoggingSettings, *, verbose: bool = False) -> None
         handler.addFilter(_quiet_libraries)
 
 
-_NOISY = ("httpx", "httpx2", "httpcore", "chromadb", "urllib3", "onnxruntime", "bm25s")
+_NOISY = (
+    *("httpx", "httpx2", "httpcore", "chromadb", "urllib3", "onnxruntime", "bm25s"),
+    *("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer", "pypdf"),
+)
 
 
 def _quiet_libraries(record: logging.LogRecord) -> bool:

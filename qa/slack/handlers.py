@@ -14,6 +14,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from qa.answering.links import make_citation
 from qa.errors import InputError, NotFoundError, QAError
 from qa.service import QAService
 from qa.slack.render import (
@@ -225,18 +226,8 @@ class SlackBot:
             except NotFoundError:
                 continue  # deleted since; the rest still say what was cited
             lines = doc.line_text(ref.line_start, ref.line_end)
-            citations.append(
-                Citation(
-                    n=ref.n,
-                    doc_id=doc.doc_id,
-                    source=doc.source,
-                    title=doc.title,
-                    url=doc.url,
-                    line_start=ref.line_start,
-                    line_end=ref.line_end,
-                    quote=" ".join(text.strip() for _, text in lines if text.strip()),
-                )
-            )
+            quote = " ".join(text.strip() for _, text in lines if text.strip())
+            citations.append(make_citation(ref.n, doc, ref.line_start, ref.line_end, quote))
         return citations
 
     # ------------------------------------------------------------ posting

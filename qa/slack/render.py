@@ -182,14 +182,18 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _lines(citation: Citation) -> str:
+    """ "line 4", "lines 3-5", with the page first for a PDF ("p. 2, line 4")."""
     if citation.line_start == citation.line_end:
-        return f"line {citation.line_start}"
-    return f"lines {citation.line_start}-{citation.line_end}"
+        lines = f"line {citation.line_start}"
+    else:
+        lines = f"lines {citation.line_start}-{citation.line_end}"
+    return f"p. {citation.page}, {lines}" if citation.page is not None else lines
 
 
 def citation_block(citation: Citation) -> Block:
-    """``[n] Title, lines a-b`` (linked when there is a URL), then the quote."""
-    url = _safe_url(citation.url)
+    """``[n] Title, p. N, lines a-b`` (linked to the passage when there is a URL), then the
+    quote."""
+    url = _safe_url(citation.link or citation.url)
     title = _label(citation.title or citation.source)
     head = f"<{url}|{title}>" if url else f"*{title}*"
     lines = _lines(citation)

@@ -39,12 +39,14 @@ def test_ingest_reports_bad_files_and_keeps_the_rest(tmp_path: Path, corpus: Pat
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert any("broken.jsonl:2" in line and "JSON" in line for line in errors), errors
     assert any("broken.jsonl:3" in line for line in errors), errors
-    assert any("binary.txt" in line for line in errors), errors
+    skips = [line for line in result.stderr.splitlines() if line.startswith("skipped:")]
+    assert "skipped: binary.txt: binary file (contains NUL bytes), not text" in skips, skips
+    assert any("notes.csv: unsupported file type" in line for line in skips), skips
     assert "Traceback" not in result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("3 documents ingested")
-    assert "1 skipped" in summary
-    assert "3 failed" in summary
+    assert "2 skipped" in summary
+    assert "2 failed" in summary
 
     again = qa(tmp_path, "ingest", str(corpus), "--json")
     report = json.loads(again.stdout)

@@ -94,6 +94,13 @@ def test_footnote_without_url_names_title_and_line_range() -> None:
     assert "<" not in footnote
 
 
+def test_footnote_links_to_the_passage_and_names_a_pdf_page() -> None:
+    link = "https://news.example/tajik?id=1&lang=en#:~:text=Tajik%20border%20guards"
+    [message] = render_answer(answer(citations=[citation(link=link, page=2)]))
+    footnote = message.blocks[2]["text"]["text"]
+    assert footnote.startswith(f"*[1]* <{link}|Tajikistan lets Afghan soldiers in>, p. 2, line 4")
+
+
 def test_no_buttons_without_a_feedback_key() -> None:
     [message] = render_answer(answer())
     assert all(b["type"] != "actions" for b in message.blocks)

@@ -14,11 +14,15 @@ def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) 
     (tmp_path / "a.txt").write_text("Alpha\nBody.")
     (tmp_path / "b.jsonl").write_text(json.dumps({"id": "a.txt", "body": "Clash."}) + "\n")
     (tmp_path / "c.txt").write_bytes(b"\x00\x01")
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7 then nothing")
     result = load_paths([tmp_path, tmp_path / "nope"], max_document_bytes=LIMIT)
     assert [d.doc_id for d in result.documents] == ["a.txt"]
-    assert result.skipped == [tmp_path / "notes.pdf"]
+    assert result.skipped == [tmp_path / "notes.docx"]
+    # Binary and unreadable files are skipped on purpose, saying why; the rest are errors.
+    assert sorted(s.where for s in result.skips) == ["broken.pdf", "c.txt"]
+    assert all(s.reason for s in result.skips)
     wheres = sorted(e.where for e in result.errors)
-    assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl", "c.txt"])
+    assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl"])
     duplicate = next(e for e in result.errors if e.where == "b.jsonl")
     assert "duplicate document id 'a.txt' (first in a.txt)" in duplicate.reason

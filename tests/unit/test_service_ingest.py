@@ -190,8 +190,10 @@ def test_ingest_paths_reports_a_bad_file_and_ingests_the_good_one(
 
     report = built.service.ingest_paths([folder])
 
-    assert (report.documents, report.failed, report.unchanged) == (1, 1, 0)
-    assert len(report.errors) == 1 and "bad.txt" in report.errors[0]
+    # A binary file is skipped, saying why; it is no failure of the run.
+    assert (report.documents, report.skipped, report.failed, report.unchanged) == (1, 1, 0, 0)
+    assert report.skips == ["bad.txt: binary file (contains NUL bytes), not text"]
+    assert report.errors == []
     assert [i.doc_id for i in built.service.list_documents()] == ["good.txt"]
     doc = built.service.get_document("good.txt")
     assert doc.lines == ("Lighthouse restored", "", "The lighthouse was restored.")
@@ -199,7 +201,7 @@ def test_ingest_paths_reports_a_bad_file_and_ingests_the_good_one(
     assert hits and {h.doc_id for h in hits} == {"good.txt"}
 
     again = built.service.ingest_paths([folder])
-    assert (again.documents, again.unchanged, again.failed) == (0, 1, 1)
+    assert (again.documents, again.unchanged, again.skipped) == (0, 1, 1)
 
 
 def test_ingest_paths_reports_a_reserved_id_and_ingests_the_rest(

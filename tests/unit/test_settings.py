@@ -35,6 +35,10 @@ FLAT_NAMES_BEFORE_GROUPS = {
     "retrieval_mode", "revision_poll_s", "sentence_vectors", "slack_api_url", "slack_app_token",
     "slack_bot_token", "slack_signing_secret", "top_k",
 }  # fmt: skip
+#: Settings added since (new names, so no deployment depends on them yet).
+FLAT_NAMES_ADDED = {
+    "max_file_bytes", "fetch_timeout_s", "fetch_max_redirects", "fetch_allow_private",
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +51,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_every_variable_keeps_its_name() -> None:
-    assert set(FLAT_NAMES) == FLAT_NAMES_BEFORE_GROUPS
+    assert set(FLAT_NAMES) == FLAT_NAMES_BEFORE_GROUPS | FLAT_NAMES_ADDED
 
 
 def test_environment_variables_land_in_their_groups(monkeypatch: pytest.MonkeyPatch) -> None:
