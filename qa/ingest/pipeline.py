@@ -205,7 +205,8 @@ class IngestPipeline:
                 if info.source not in sources:
                     self._store.delete_document(info.doc_id)
                     report.pruned += 1
-        report.pruned += self._store.prune_orphans()
+            # A full scan of the chunks: only when asked (``qa check --repair`` does it too).
+            report.pruned += self._store.prune_orphans()
         return report
 
     def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,31 @@ def test_local_lock_excludes_another_process(tmp_path: Path) -> None:
         began = time.monotonic()
         with LocalWriteLock(path, wait_s=30):  # taken once the holder is done
             assert time.monotonic() - began < 10
+
+
+def test_pruning_while_another_store_object_ingests_removes_nothing(tmp_path: Path) -> None:
+    """``prune_orphans`` (``qa ingest --prune``, ``qa check --repair``) from another store
+    object, as another process would, while 120 documents are written in small batches."""
+    config = Settings(_env_file=None, data_dir=tmp_path).store
+    writer, pruner = ChromaStore.from_settings(config), ChromaStore.from_settings(config)
+    assert writer.count() == pruner.count() == 0  # both connected before they race
+    writes = [version(f"doc-{n}", n % WRITERS, 0) for n in range(120)]
+    done = threading.Event()
+    pruned: list[int] = []
+
+    def prune() -> None:
+        while not done.is_set():
+            pruned.append(pruner.prune_orphans())
+
+    thread = threading.Thread(target=prune)
+    thread.start()
+    try:
+        for start in range(0, len(writes), 4):
+            writer.write(writes[start : start + 4])
+    finally:
+        done.set()
+        thread.join(timeout=120)
+    assert len(pruned) > 1 and sum(pruned) == 0
+    for item in writes:
+        stored = sorted(chunk.chunk_id for chunk, _ in writer.chunks_of([item.document.doc_id]))
+        assert stored == sorted(c.chunk_id for c in item.chunks)
