@@ -283,9 +283,32 @@ class ChromaStore:
         metas = [m for m in result["metadatas"] or [] if m.get("kind") == "document"]
         return str(metas[0]["content_hash"]) if metas else None
 
-    def write(self, items: Sequence[DocumentWrite]) -> None:
+    def write(self, items: Sequence[DocumentWrite], *, only_if_stored: bool = False) -> None:
         """Store documents with the three steps of the module docstring, over all of them
-        at once: each Chroma write costs a commit (or a round trip), so they are batched."""
+        at once: each Chroma write costs a commit (or a round trip), so they are batched.
+        ``only_if_stored``: only those whose stored record has their hash (read under the lock).
+        """
+        if only_if_stored:
+            with self._write_lock:
+                current = self._stored_hashes([item.document.doc_id for item in items])
+                kept = [
+                    item
+                    for item in items
+                    if current.get(item.document.doc_id) == item.document.content_hash
+                ]
+                if kept:
+                    self._write_locked(kept)
+            return
+        with self._write_lock:
+            self._write_locked(items)
+
+    def _stored_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        return {
+            str(meta["doc_id"]): str(meta["content_hash"])
+            for meta in self._documents_by_id(doc_ids)
+        }
+
+    def _write_locked(self, items: Sequence[DocumentWrite]) -> None:
         ids: list[str] = []
         texts: list[str] = []
         metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
@@ -357,8 +380,7 @@ class ChromaStore:
                 conn.chunks.delete(ids=stale[start : start + conn.max_batch])
             self._bump_revision(conn)
 
-        with self._write_lock:
-            self._db.run("write", write)
+        self._db.run("write", write)
         logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:

@@ -109,3 +109,19 @@ def test_a_write_in_one_batch_with_others_is_still_whole(store: Store) -> None:
     assert together([lambda b=b: store.write(b) for b in batches]) == []
     for doc_id in ids:
         assert_whole(store, doc_id, [b[ids.index(doc_id)] for b in batches])
+
+
+def test_a_repair_write_never_replaces_a_newer_version_or_revives_a_deleted_one(
+    store: Store,
+) -> None:
+    old, new = version("a", 1), version("a", 2)
+    gone = version("b", 1)
+    store.write([old, gone])
+    store.write([new])
+    store.delete_document("b")
+    store.write([old, gone, version("c", 1)], only_if_stored=True)  # checked before a and b changed
+    assert assert_whole(store, "a", [new]) == new.document.content_hash
+    assert store.get_document("b") is None and store.get_document("c") is None
+    assert store.orphan_chunks() == {}
+    store.write([new], only_if_stored=True)  # the stored version: written again
+    assert assert_whole(store, "a", [new]) == new.document.content_hash
