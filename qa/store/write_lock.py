@@ -14,8 +14,9 @@ documents needs no ordering of many locks (no deadlock to avoid). Two kinds:
 - ``LeaseWriteLock``: a Chroma server shared by processes on any number of hosts, where a
   lock file cannot reach. A lease record in the store itself: Chroma's ``add`` ignores an id
   that exists, so the first ``add`` wins and reading the record back says who holds it. A
-  lease whose holder died expires after ``ttl`` seconds and is removed by compare-and-delete
-  (``delete`` of the id *where* the owner is the stale one).
+  lease is renewed every ``ttl``/3 while held; one whose holder died expires after ``ttl``
+  seconds and is removed by compare-and-delete (``delete`` of the id *where* the owner is
+  the stale one).
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class LeaseWriteLock(WriteLock):
         self._ttl = ttl
         self._clock = clock
         self._token = ""
+        self._held: threading.Event | None = None
+        self._renewer: threading.Thread | None = None
 
     def _acquire(self) -> None:
         token = uuid.uuid4().hex
@@ -132,6 +135,11 @@ class LeaseWriteLock(WriteLock):
             holder = self._db.run("write_lock", lambda c: self._try(c, token))
             if holder is None:
                 self._token = token
+                self._held = threading.Event()
+                self._renewer = threading.Thread(
+                    target=self._renew, args=(token, self._held), daemon=True
+                )
+                self._renewer.start()
                 return
             if not holder:
                 continue
@@ -161,6 +169,27 @@ class LeaseWriteLock(WriteLock):
         holder = dict(metas[0])
         return None if holder.get("owner") == token else holder
 
+    def _renew(self, token: str, released: threading.Event) -> None:
+        """While held, push the lease's expiry on every ttl/3 (a long prune outlives ttl)."""
+        while not released.wait(self._ttl / 3):
+
+            def extend(conn: ChromaCollections) -> None:
+                metas = conn.changes.get(ids=[LOCK_ID], include=["metadatas"])["metadatas"]
+                if metas and metas[0].get("owner") == token:
+                    expires = self._clock() + self._ttl
+                    conn.changes.update(
+                        ids=[LOCK_ID],
+                        metadatas=[{"kind": "lock", "owner": token, "expires_ts": expires}],
+                    )
+
+            try:
+                self._db.run("write_lock_renew", extend)
+            except StoreError:
+                logger.warning("could not renew the write lease; retrying")
+
     def _release(self) -> None:
+        if self._held is not None and self._renewer is not None:
+            self._held.set()
+            self._renewer.join()
         token, self._token = self._token, ""
         self._db.run("write_unlock", partial(_delete_lease, owner=token))

@@ -107,9 +107,23 @@ def test_a_held_lease_makes_others_wait_then_fail(chroma_server: str) -> None:
 
 
 @pytest.mark.server
+def test_a_lease_held_longer_than_its_ttl_is_renewed(chroma_server: str) -> None:
+    holder, db = lease(chroma_server, ttl=0.6)
+    other, _ = lease(chroma_server, wait_s=1.5)
+    with holder:
+        with pytest.raises(StoreError, match="write lease"), other:
+            pass  # waited 1.5 s, 2.5 ttls: the lease was renewed, never expired
+        owner = db.run("read", lambda c: c.changes.get(ids=[LOCK_ID])["metadatas"])[0]["owner"]
+        assert owner == holder._token
+
+
+@pytest.mark.server
 def test_a_dead_holders_lease_expires(chroma_server: str) -> None:
     dead, db = lease(chroma_server, ttl=0.2)
-    dead.__enter__()  # and never __exit__: its process died
+    dead.__enter__()  # and never __exit__: its process died, and its renewals stopped
+    assert dead._held is not None and dead._renewer is not None
+    dead._held.set()
+    dead._renewer.join()
     survivor, _ = lease(chroma_server, wait_s=10)
     began = time.monotonic()
     with survivor:
