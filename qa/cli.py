@@ -1,4 +1,4 @@
-"""Command line: qa ingest | search | ask | serve | slack | eval | feedback."""
+"""Command line: qa ingest | check | search | ask | serve | slack | eval | feedback."""
 
 from __future__ import annotations
 
@@ -69,6 +69,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(report.summary())
     return 2 if report.failed else 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    report = _service(settings).check_store(repair=args.repair)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        for problem in report.problems:
+            print(problem)
+        print(report.summary())
+    return 0 if report.clean else 1
 
 
 def _filters(args: argparse.Namespace) -> Any:
@@ -194,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("check", help="find documents whose chunks disagree with their record")
+    p.add_argument("--repair", action="store_true", help="re-chunk them from the stored lines")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_check)
 
     for name, fn, arg in (("search", cmd_search, "query"), ("ask", cmd_ask, "question")):
         p = sub.add_parser(name, help=f"{name} the stored articles")

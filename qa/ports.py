@@ -154,8 +154,13 @@ class CorpusWriter(Protocol):
         """Record the embedder on first use; raise EmbedderMismatchError on a mismatch."""
         ...
 
-    def write(self, items: Sequence[DocumentWrite]) -> None:
-        """Store documents and replace their chunks (and sentence vectors); crash-safe."""
+    def write(self, items: Sequence[DocumentWrite], *, only_if_stored: bool = False) -> None:
+        """Store documents and replace their chunks (and sentence vectors); crash-safe.
+        Writers of one document are serialised: the last one wins, whole.
+
+        ``only_if_stored``: write only the documents whose stored record already has their
+        content hash (a repair: it never overwrites a newer version or revives a deleted one).
+        """
         ...
 
     def delete_document(self, doc_id: str) -> bool:
@@ -164,6 +169,10 @@ class CorpusWriter(Protocol):
 
     def prune_orphans(self) -> int:
         """Delete chunks whose document record is missing or newer; returns how many."""
+        ...
+
+    def orphan_chunks(self) -> dict[str, str]:
+        """``chunk_id -> doc_id`` of the chunks ``prune_orphans`` would delete."""
         ...
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
 from qa.errors import InputError, NotFoundError, QAError
+from qa.ingest.check import CheckReport, check_store, repair_store
 from qa.ingest.pipeline import IngestPipeline, IngestReport
 from qa.ports import (
     Answerer,
@@ -120,6 +121,11 @@ class QAService:
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
         return self._ingest.records(records)
+
+    def check_store(self, *, repair: bool = False) -> CheckReport:
+        """Documents whose stored chunks disagree with their record; ``repair`` re-chunks
+        them from the stored original lines and prunes stray chunks (``qa check``)."""
+        return repair_store(self._store, self._ingest) if repair else check_store(self._store)
 
     # ---------------------------------------------------------------- documents
     def list_documents(self) -> list[DocumentInfo]:

@@ -162,11 +162,23 @@ class IngestPipeline:
         self._write(pending, report, progress)
         return report
 
+    def rechunk(self, docs: Sequence[Document]) -> IngestReport:
+        """Chunk, embed and write ``docs`` again although their hash is stored (a repair,
+        from the stored original lines); one changed or deleted meanwhile is left alone."""
+        report = IngestReport()
+        self._check_embedder()
+        for start in range(0, len(docs), 16):
+            pending = [(doc, self._chunk(doc)) for doc in docs[start : start + 16]]
+            self._write(pending, report, None, only_if_stored=True)
+        return report
+
     def _write(
         self,
         pending: list[tuple[Document, list[Chunk]]],
         report: IngestReport,
         progress: Callable[[int], None] | None,
+        *,
+        only_if_stored: bool = False,
     ) -> None:
         if not pending:
             return
@@ -187,7 +199,7 @@ class IngestPipeline:
             items.append(DocumentWrite(doc, tuple(chunks), vectors[at : at + len(chunks)], packed))
             at += len(chunks)
         # One batched write per group: each store write is a commit (or a round trip).
-        self._store.write(items)
+        self._store.write(items, only_if_stored=only_if_stored)
         for item in items:
             report.documents += 1
             report.chunks += len(item.chunks)
@@ -229,7 +241,8 @@ class IngestPipeline:
                 if info.source not in sources and not is_url(info.source):
                     self._store.delete_document(info.doc_id)
                     report.pruned += 1
-        report.pruned += self._store.prune_orphans()
+            # A full scan of the chunks: only when asked (``qa check --repair`` does it too).
+            report.pruned += self._store.prune_orphans()
         return report
 
     def fetch(self, url: str) -> Document:

@@ -7,6 +7,10 @@ processes notice, and one deletion marker per deleted document, for ``document_c
 Chroma never embeds anything: every write passes ``embeddings=`` and every query
 ``query_embeddings=``, and every collection is opened with ``embedding_function=None``.
 
+Concurrency: ``write``, ``delete_document`` and ``prune_orphans`` hold the store's write lock
+(``qa.store.write_lock``: a lock file beside embedded Chroma, a lease record in a Chroma
+server), so two writers of one document never interleave their steps below.
+
 Crash safety of ``write``: (1) upsert the new chunks, (2) upsert the document record with
 the new hash (and its sentence vectors), (3) delete the document's chunks that are not part
 of the new version. Chunk ids embed the content hash, so the old version stays whole
@@ -53,6 +57,7 @@ from qa.store.records import (
     sentences_from_record,
     sentences_metadata,
 )
+from qa.store.write_lock import LeaseWriteLock, LocalWriteLock, WriteLock
 from qa.types import (
     Chunk,
     Document,
@@ -141,6 +146,7 @@ class ChromaStore:
         documents_collection: str | None = None,
         revision_ttl: float | None = None,
         hit_cache_size: int | None = None,
+        write_lock: WriteLock | None = None,
     ) -> None:
         """Collection names: the explicit ones, else those in ``config``, else the defaults.
 
@@ -149,6 +155,8 @@ class ChromaStore:
         processes' writes are seen within the TTL. Every search asks (for BM25 sync), and
         each ask would otherwise be a Chroma read (see bench/README.md). ``hit_cache_size`` (else
         ``config.hit_cache_size``): passages kept by chunk id for ``get_hits``.
+        ``write_lock`` (else a lock file in ``config.data_dir`` for embedded Chroma, else a
+        lease in the store): serialises writes across threads, processes and hosts.
         """
         self._db = ChromaConnection(
             client_factory,
@@ -172,6 +180,12 @@ class ChromaStore:
         )
         self._undated_marked = False
         self._marking = threading.Lock()
+        if write_lock is None:
+            if config is not None and not config.chroma_url:
+                write_lock = LocalWriteLock(config.data_dir / "chroma" / "qa-writes.lock")
+            else:
+                write_lock = LeaseWriteLock(self._db)
+        self._write_lock = write_lock
 
     @classmethod
     def from_settings(cls, config: StoreSettings) -> ChromaStore:
@@ -276,9 +290,32 @@ class ChromaStore:
         metas = [m for m in result["metadatas"] or [] if m.get("kind") == "document"]
         return str(metas[0]["content_hash"]) if metas else None
 
-    def write(self, items: Sequence[DocumentWrite]) -> None:
+    def write(self, items: Sequence[DocumentWrite], *, only_if_stored: bool = False) -> None:
         """Store documents with the three steps of the module docstring, over all of them
-        at once: each Chroma write costs a commit (or a round trip), so they are batched."""
+        at once: each Chroma write costs a commit (or a round trip), so they are batched.
+        ``only_if_stored``: only those whose stored record has their hash (read under the lock).
+        """
+        if only_if_stored:
+            with self._write_lock:
+                current = self._stored_hashes([item.document.doc_id for item in items])
+                kept = [
+                    item
+                    for item in items
+                    if current.get(item.document.doc_id) == item.document.content_hash
+                ]
+                if kept:
+                    self._write_locked(kept)
+            return
+        with self._write_lock:
+            self._write_locked(items)
+
+    def _stored_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        return {
+            str(meta["doc_id"]): str(meta["content_hash"])
+            for meta in self._documents_by_id(doc_ids)
+        }
+
+    def _write_locked(self, items: Sequence[DocumentWrite]) -> None:
         ids: list[str] = []
         texts: list[str] = []
         metas: list[Any] = []  # chunk_metadata dicts (Chroma's own types are narrower)
@@ -354,32 +391,46 @@ class ChromaStore:
         logger.info("stored documents=%d chunks=%d", len(docs), len(ids))
 
     def delete_document(self, doc_id: str) -> bool:
-        if self.document_hash(doc_id) is None:
-            return False
+        with self._write_lock:
+            if self.document_hash(doc_id) is None:
+                return False
+            self._db.run("delete_document", partial(self._delete, doc_id=doc_id))
+            return True
 
-        def delete(conn: ChromaCollections) -> None:
-            # Record first: if we die before the chunks go, a re-ingest still sees the
-            # document as absent, and prune_orphans removes the leftovers.
-            conn.documents.delete(ids=[doc_id])
-            conn.sentences.delete(ids=[doc_id])
-            conn.changes.upsert(  # the marker other processes' indexes learn it from
-                ids=[f"deleted/{doc_id}"],
-                embeddings=_DUMMY_VECTOR,
-                metadatas=[{"kind": "deleted", "doc_id": doc_id, "written_ts": time.time()}],
-            )
-            conn.chunks.delete(where={"doc_id": doc_id})
-            self._bump_revision(conn)
-
-        self._db.run("delete_document", delete)
-        return True
+    def _delete(self, conn: ChromaCollections, doc_id: str) -> None:
+        # Record first: if we die before the chunks go, a re-ingest still sees the
+        # document as absent, and prune_orphans removes the leftovers.
+        conn.documents.delete(ids=[doc_id])
+        conn.sentences.delete(ids=[doc_id])
+        conn.changes.upsert(  # the marker other processes' indexes learn it from
+            ids=[f"deleted/{doc_id}"],
+            embeddings=_DUMMY_VECTOR,
+            metadatas=[{"kind": "deleted", "doc_id": doc_id, "written_ts": time.time()}],
+        )
+        conn.chunks.delete(where={"doc_id": doc_id})
+        self._bump_revision(conn)
 
     def prune_orphans(self) -> int:
         """Delete chunks whose document has no record or another hash; returns how many.
         Deletion markers older than ``MARKER_RETENTION_S`` go too.
 
-        Run it while no other process is ingesting (e.g. when ``qa ingest`` starts): a
-        document between steps (1) and (2) of an upsert would look orphaned.
+        Holds the write lock throughout, so no write is between its steps (1) and (2),
+        where its new chunks would look orphaned.
         """
+        with self._write_lock:
+            orphans = self._orphans()
+            if orphans:
+
+                def delete(conn: ChromaCollections) -> None:
+                    for start in range(0, len(orphans), conn.max_batch):
+                        conn.chunks.delete(ids=orphans[start : start + conn.max_batch])
+                    self._bump_revision(conn)
+
+                self._db.run("prune_orphans", delete)
+                logger.info("pruned %d orphan chunks", len(orphans))
+        return len(orphans)
+
+    def _orphans(self) -> list[str]:
         expired: Where = {
             "$and": [
                 {"kind": "deleted"},
@@ -387,22 +438,18 @@ class ChromaStore:
             ]
         }
         self._db.run("prune_markers", lambda c: c.changes.delete(where=expired))
+        return sorted(self.orphan_chunks())
+
+    def orphan_chunks(self) -> dict[str, str]:
+        """``chunk_id -> doc_id`` of every chunk whose document has no record or another
+        content hash (a full scan of the chunks)."""
         hashes = {meta["doc_id"]: meta["content_hash"] for meta in self._document_metas()}
-        orphans: list[str] = []
-        for page in self._db.pages("prune_orphans", "chunks", include=["metadatas"]):
+        orphans: dict[str, str] = {}
+        for page in self._db.pages("orphan_chunks", "chunks", include=["metadatas"]):
             for chunk_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
                 if hashes.get(meta["doc_id"]) != meta["content_hash"]:
-                    orphans.append(chunk_id)
-        if orphans:
-
-            def delete(conn: ChromaCollections) -> None:
-                for start in range(0, len(orphans), conn.max_batch):
-                    conn.chunks.delete(ids=orphans[start : start + conn.max_batch])
-                self._bump_revision(conn)
-
-            self._db.run("prune_orphans", delete)
-            logger.info("pruned %d orphan chunks", len(orphans))
-        return len(orphans)
+                    orphans[chunk_id] = str(meta["doc_id"])
+        return orphans
 
     # --- DocumentStore, SentenceIndex ------------------------------------------------------
 

@@ -147,10 +147,11 @@ class MemoryStore:
                 f"but {embedder_name} ({dimension} dims) is configured"
             )
 
-    def write(self, items: Sequence[DocumentWrite]) -> None:
+    def write(self, items: Sequence[DocumentWrite], *, only_if_stored: bool = False) -> None:
         """Replace each document, its chunks and its sentence vectors; all or nothing.
 
-        A document written twice in one call ends as its last version.
+        A document written twice in one call ends as its last version. ``only_if_stored``:
+        only documents whose stored record has their content hash.
         """
         prepared: list[tuple[DocumentWrite, Vectors]] = []
         dimension = None
@@ -188,6 +189,11 @@ class MemoryStore:
                 )
             now = self._clock()
             for item, matrix in prepared:
+                if only_if_stored and (
+                    (record := self._records.get(item.document.doc_id)) is None
+                    or record.document.content_hash != item.document.content_hash
+                ):
+                    continue
                 self._store(item, matrix, now)
             if dimension is not None:
                 self._dimension = dimension
@@ -247,6 +253,16 @@ class MemoryStore:
             if orphans:
                 self._bump()
             return len(orphans)
+
+    def orphan_chunks(self) -> dict[str, str]:
+        with self._lock:
+            self._check_up("orphan_chunks")
+            return {
+                chunk_id: stored.chunk.doc_id
+                for chunk_id, stored in self._chunks.items()
+                if (record := self._records.get(stored.chunk.doc_id)) is None
+                or record.document.content_hash != stored.meta["content_hash"]
+            }
 
     # --- ChunkIndex ----------------------------------------------------------------------
 
