@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from qa.answering.citations import inert
 from qa.api.errors import status_for
 from qa.api.schemas import (
     AskRequest,
@@ -149,7 +150,10 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 def sources_footer(citations: list[Citation]) -> str:
     if not citations:
         return ""
-    rows = [f"[{c.n}] {c.title} ({c.source}, lines {c.line_start}-{c.line_end})" for c in citations]
+    rows = [
+        f"[{c.n}] {inert(c.title)} ({inert(c.source)}, lines {c.line_start}-{c.line_end})"
+        for c in citations
+    ]
     return "\n\nSources:\n" + "\n".join(rows)
 
 
