@@ -155,10 +155,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     api = settings.api
     host = args.host or api.host
     port = args.port or api.port
-    if host not in LOOPBACK and not api.api_keys and not api.allow_anonymous:
-        raise CLIError(
-            f"refusing to listen on {host} without API keys: set QA_API_KEYS "
-            "(or QA_ALLOW_ANONYMOUS=true to accept anonymous requests)"
+    if host not in LOOPBACK and not api.api_keys:
+        if not (api.allow_anonymous or args.no_auth):
+            raise CLIError(
+                f"refusing to listen on {host} without API keys: set QA_API_KEYS "
+                "(e.g. admin:<key>,read:<key>), or pass --no-auth (QA_ALLOW_ANONYMOUS=true) "
+                "to let anyone who can reach it read, ask, add and delete documents"
+            )
+        log.warning(
+            "no API keys and listening on %s (--no-auth): anyone who can reach this address "
+            "may read, ask, add and delete documents and export feedback",
+            host,
         )
     settings = settings.model_copy(update={"api": {"host": host, "port": port}})
     uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
@@ -229,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="allow a non-loopback --host without QA_API_KEYS (logged as a warning)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("slack", help="run the Slack bot in Socket Mode")

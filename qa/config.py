@@ -81,6 +81,11 @@ class StoreSettings(SettingsGroup):
         description="Seconds between checks for writes made by other processes (BM25 resync); "
         "this process's own writes are seen at once. 0: check on every search.",
     )
+    conversation_ttl_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days a conversation is kept after its last turn (then deleted). 0: forever.",
+    )
     hit_cache_size: int = Field(
         4096,
         ge=0,
@@ -258,7 +263,9 @@ class ApiSettings(SettingsGroup):
     host: str = Field("127.0.0.1", description="Address `qa serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="Comma-separated bearer tokens; empty: no auth."
+        default_factory=list,
+        description="Comma-separated bearer tokens, each read:<key>, admin:<key> or <key> "
+        "(admin); empty: no auth (qa serve then listens on loopback only, unless --no-auth).",
     )
     allow_anonymous: bool = Field(
         False, description="Allow listening on a non-loopback address without API keys."

@@ -3,6 +3,7 @@
 QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
+│   ├── ForbiddenError      the caller's key may not do this (a read key on an admin route): 403
 │   └── IngestError         one document could not be read or parsed (names file/line)
 │       └── SkippedFileError  a file passed over on purpose: binary, empty, too large, unreadable
 ├── ConfigError             settings that cannot work (startup refuses)
@@ -26,6 +27,10 @@ class InputError(QAError):
 
 class NotFoundError(InputError):
     """A named thing (document, conversation) does not exist."""
+
+
+class ForbiddenError(InputError):
+    """The caller is known but may not do this (a read-scoped API key on an admin route)."""
 
 
 class IngestError(InputError):

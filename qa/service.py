@@ -188,6 +188,8 @@ class QAService:
         history: Sequence[Turn] | None,
         *,
         as_of: date | None = None,
+        owner: str | None = None,
+        remember: bool = True,
     ) -> Prepared:
         question = self.check_question(question)
         k = self._top_k(top_k)
@@ -197,10 +199,19 @@ class QAService:
             conversation_id = None
             turns = list(history)
         elif conversation_id is None:
-            conversation_id = self._conversations.new_id()
+            conversation_id = self._conversations.new_id(owner) if remember else None
             turns = []
-        else:
+        elif self._conversations.belongs_to(conversation_id, owner):
             turns = self._conversations.history(conversation_id)
+        elif remember and not self._conversations.exists(conversation_id):
+            turns = []  # a trusted frontend names a new conversation (a Slack thread)
+        else:
+            # Someone else's, expired, or never issued: the same answer, so ids cannot be probed.
+            raise NotFoundError(
+                f"no conversation {conversation_id!r} for this caller (unknown, expired, or "
+                'started with another key); ask without conversation_id and with "conversation":'
+                " true to start one"
+            )
         started = time.perf_counter()
         # A follow-up that stands alone is searched and answered exactly as if asked alone.
         resolved = self._follow_ups.resolve(question, turns, k, filters, as_of=as_of)
@@ -224,13 +235,29 @@ class QAService:
         filters: Filters | None = None,
         history: Sequence[Turn] | None = None,
         as_of: date | None = None,
+        owner: str | None = None,
+        remember: bool = True,
     ) -> Answer:
         """Answer ``question`` with verified citations, remembering the conversation.
 
         ``as_of``: the day it is asked on; documents published after that day are not used
-        (undated ones are) and newer passages are preferred (see HybridRetriever.search)."""
+        (undated ones are) and newer passages are preferred (see HybridRetriever.search).
+
+        ``owner``: who asks (an API key's digest); a conversation continues only for the owner
+        that started it (None: a trusted frontend, Slack or the CLI, may continue any).
+        ``remember``: without ``conversation_id``, start a stored conversation (False: none is
+        stored and ``conversation_id`` is None); with one that does not exist, start it under
+        that id (False: NotFoundError, so a client cannot choose its own id)."""
         answers = self._answer(
-            question, conversation_id, top_k, filters, history, as_of=as_of, streaming=False
+            question,
+            conversation_id,
+            top_k,
+            filters,
+            history,
+            as_of=as_of,
+            streaming=False,
+            owner=owner,
+            remember=remember,
         )
         return next(item for item in answers if isinstance(item, Answer))
 
@@ -243,10 +270,20 @@ class QAService:
         filters: Filters | None = None,
         history: Sequence[Turn] | None = None,
         as_of: date | None = None,
+        owner: str | None = None,
+        remember: bool = True,
     ) -> Iterator[str | Answer]:
-        """Text deltas, then the final verified Answer (``as_of`` as in ``ask``)."""
+        """Text deltas, then the final verified Answer (the arguments as in ``ask``)."""
         return self._answer(
-            question, conversation_id, top_k, filters, history, as_of=as_of, streaming=True
+            question,
+            conversation_id,
+            top_k,
+            filters,
+            history,
+            as_of=as_of,
+            streaming=True,
+            owner=owner,
+            remember=remember,
         )
 
     def _answer(
@@ -259,6 +296,8 @@ class QAService:
         *,
         as_of: date | None,
         streaming: bool,
+        owner: str | None,
+        remember: bool,
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         unreadable = self._unreadable(question, conversation_id)
@@ -267,7 +306,16 @@ class QAService:
                 yield unreadable.answer
             yield unreadable
             return
-        prepared = self._prepare(question, conversation_id, top_k, filters, history, as_of=as_of)
+        prepared = self._prepare(
+            question,
+            conversation_id,
+            top_k,
+            filters,
+            history,
+            as_of=as_of,
+            owner=owner,
+            remember=remember,
+        )
         conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()
@@ -312,7 +360,7 @@ class QAService:
             turn = Turn(
                 question=question.strip(), answer=final.answer, standalone_question=standalone
             )
-            self._conversations.append(conv, turn)
+            self._conversations.append(conv, turn, owner)
         yield final
 
     def _unreadable(self, question: str, conversation_id: str | None) -> Answer | None:

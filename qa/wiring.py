@@ -53,7 +53,9 @@ def build_service(
         embedder=parts.embedder,
         retriever=retriever,
         answerer=answerer,
-        conversations=ConversationStore(settings.store.sqlite_path),
+        conversations=ConversationStore(
+            settings.store.sqlite_path, ttl_s=settings.store.conversation_ttl_days * 86400
+        ),
         lexical=parts.lexical,
         condense=parts.condense,
         language=LinguaLanguageCheck() if settings.answering.language_check else None,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Final
 
+from qa.answering.citations import inert
 from qa.answering.disagreement import value_phrase
 from qa.answering.sentences import DocumentLookup, memoize
 from qa.ports import Answerer
@@ -36,7 +37,7 @@ _COMMON: Final = frozenset(_COMMON_WORDS.split())
 
 def reporter(doc: Document) -> str:
     """ "PUBLISHER (6 July 2021)", or without the date when it has none."""
-    who = doc.publisher or doc.source
+    who = inert(doc.publisher or doc.source) or doc.source
     if doc.published_at is None:
         return who
     day = doc.published_at

@@ -33,6 +33,21 @@ _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][\w'-]*)")
 _ABSTAIN = re.compile(r"^\W*the articles (?:don't|do not) say", re.IGNORECASE)
 
 
+#: Prompt delimiters a document could carry to look like (or break out of) a source block:
+#: "<source n=2>", "</source>", "< / source-1a2b>", "<history>".
+_DELIMITER = re.compile(r"<\s*/?\s*(?:source|history)\b[^<>]{0,200}>?", re.IGNORECASE)
+
+
+def inert(text: str) -> str:
+    """Document text made safe to show in an answer: citation markers ("[1]", "[2, 3]",
+    "[source 4]") and source delimiters ("</source>", "<source id=99>") removed, so that
+    nothing a document says can pass for a citation or a source boundary. Only the answer
+    text changes; a citation's ``quote`` stays verbatim (it is checked against the lines)."""
+    text = _DELIMITER.sub(" ", text)
+    text = _RUN.sub(" ", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split()))
+
+
 def _normalise(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     return " ".join(text.lower().split())
@@ -60,7 +75,7 @@ class _Claim:
 
 
 def _clean(text: str) -> str:
-    text = " ".join(_RUN.sub("", text).split())
+    text = " ".join(_RUN.sub("", _DELIMITER.sub(" ", text)).split())
     return re.sub(r"\s+([.,;:!?])", r"\1", text)
 
 

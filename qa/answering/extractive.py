@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for
+from qa.answering.citations import ABSTAIN_TEXT, attach_markers, citation_for, inert
 from qa.answering.disagreement import sources_differ
 from qa.answering.evidence import (
     QUANTITY,
@@ -180,8 +180,9 @@ class ExtractiveAnswerer:
         for c in chosen:
             s = c.sentence
             n = numbering.get((s.doc_id, s.line_start, s.line_end))
-            if n is not None:
-                pieces.append(attach_markers(" ".join(s.text.split()), [n]))
+            text = inert(s.text)  # a document's own "[2]" or "</source>" is not ours
+            if n is not None and text:
+                pieces.append(attach_markers(text, [n]))
         return pieces, citations
 
     def _closest(self, ranked: Sequence[Scored], documents: DocumentLookup) -> Citation | None:

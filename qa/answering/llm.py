@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 HISTORY_TURNS = 4
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 # Untrusted text must not be able to close (or open) the block it is quoted in.
-_TAG = re.compile(r"<(/?)\s*(source|history)", re.IGNORECASE)
+# "< /source", "</ source", "<\tsource" too: models read those as tags as well.
+_TAG = re.compile(r"<\s*(/?)\s*(source|history)", re.IGNORECASE)
 
 
 def _inert(text: str) -> str:

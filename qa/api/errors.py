@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.errors import (
     ConfigError,
     EmbedderError,
+    ForbiddenError,
     InputError,
     LLMError,
     NotFoundError,
@@ -29,6 +30,8 @@ def error_body(status: int, kind: str, message: str, **extra: object) -> JSONRes
 def status_for(exc: QAError) -> tuple[int, str]:
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
+    if isinstance(exc, ForbiddenError):
+        return 403, "forbidden"
     if isinstance(exc, InputError):
         return 422, "invalid_request"
     if isinstance(exc, StoreError | EmbedderError):

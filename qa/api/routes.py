@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from qa.answering.citations import inert
 from qa.api.errors import status_for
 from qa.api.schemas import (
     AskRequest,
@@ -26,6 +27,7 @@ from qa.api.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from qa.api.security import principal_of, require_admin
 from qa.errors import InputError, QAError
 from qa.service import QAService
 from qa.types import Answer, Citation, Turn
@@ -39,6 +41,8 @@ def get_service(request: Request) -> QAService:
 Service = Annotated[QAService, Depends(get_service)]
 
 router = APIRouter(prefix="/v1")
+#: Routes that change the corpus or export other users' data: admin-scoped keys only.
+AdminOnly = [Depends(require_admin)]
 
 
 @router.post("/search", response_model=SearchResponse, tags=["retrieval"])
@@ -48,15 +52,25 @@ def search(body: SearchRequest, service: Service) -> SearchResponse:
     return SearchResponse(hits=hits)
 
 
+def _conversation_args(body: AskRequest, request: Request) -> dict[str, Any]:
+    """Continue the caller's own conversation, or start one only when asked to; ids are
+    issued by the server, never chosen by the client (see QAService.ask)."""
+    return {
+        "conversation_id": body.conversation_id,
+        "owner": principal_of(request).owner,
+        "remember": body.conversation and body.conversation_id is None,
+    }
+
+
 @router.post("/ask", response_model=Answer, tags=["answers"])
-def ask(body: AskRequest, service: Service) -> Answer:
+def ask(body: AskRequest, service: Service, request: Request) -> Answer:
     """Answer a question with verified line citations."""
     return service.ask(
         body.question,
-        conversation_id=body.conversation_id,
         top_k=body.top_k,
         filters=body.filters,
         as_of=body.as_of,
+        **_conversation_args(body, request),
     )
 
 
@@ -81,10 +95,10 @@ async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
     service = get_service(request)
     stream = service.ask_stream(
         body.question,
-        conversation_id=body.conversation_id,
         top_k=body.top_k,
         filters=body.filters,
         as_of=body.as_of,
+        **_conversation_args(body, request),
     )
     first, rest = await _primed(stream)
 
@@ -148,7 +162,7 @@ def sources_footer(citations: list[Citation]) -> str:
     if not citations:
         return ""
     rows = [
-        f"[{c.n}] {c.title} ({c.source}, {f'page {c.page}, ' if c.page else ''}"
+        f"[{c.n}] {inert(c.title)} ({inert(c.source)}, {f'page {c.page}, ' if c.page else ''}"
         f"lines {c.line_start}-{c.line_end}){f' {c.link}' if c.link else ''}"
         for c in citations
     ]
@@ -232,7 +246,13 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
 
 
 # ------------------------------------------------------------------ documents
-@router.post("/documents", response_model=IngestResponse, status_code=201, tags=["documents"])
+@router.post(
+    "/documents",
+    response_model=IngestResponse,
+    status_code=201,
+    tags=["documents"],
+    dependencies=AdminOnly,
+)
 def add_documents(body: DocumentsRequest, service: Service) -> IngestResponse:
     """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at),
     or the page at ``url`` (HTML, PDF or text; its id is the URL)."""
@@ -285,14 +305,16 @@ def get_document(doc_id: str, service: Service) -> DocumentOut:
     )
 
 
-@router.delete("/documents/{doc_id:path}", status_code=204, tags=["documents"])
+@router.delete(
+    "/documents/{doc_id:path}", status_code=204, tags=["documents"], dependencies=AdminOnly
+)
 def delete_document(doc_id: str, service: Service) -> Response:
     service.delete_document(doc_id)
     return Response(status_code=204)
 
 
 # ------------------------------------------------------------------ feedback
-@router.get("/feedback", tags=["feedback"])
+@router.get("/feedback", tags=["feedback"], dependencies=AdminOnly)
 def list_feedback(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=100_000, description="Newest first.")] = 1000,

@@ -34,7 +34,17 @@ class SearchResponse(BaseModel):
 class AskRequest(_Strict):
     question: str = Field(..., min_length=1, description="The question, in plain text.")
     conversation_id: str | None = Field(
-        None, min_length=1, max_length=100, description="Continue this conversation."
+        None,
+        min_length=1,
+        max_length=100,
+        description="Continue this conversation: an id an earlier answer returned to the same "
+        "API key (404 when unknown, expired, or another key's).",
+    )
+    conversation: bool = Field(
+        False,
+        description="Start a conversation: the answer's conversation_id can then be sent back "
+        "with a follow-up. Without it (and without conversation_id) nothing is stored and "
+        "conversation_id is null.",
     )
     top_k: int | None = Field(None, ge=1, le=200)
     filters: Filters | None = None

@@ -1,20 +1,29 @@
-"""API-key auth (Authorization: Bearer) and per-caller rate limiting for the /v1 routes."""
+"""API-key auth (Authorization: Bearer) with scopes, and per-caller rate limiting for /v1.
+
+Keys come from ``QA_API_KEYS``, comma-separated, each ``read:<key>``, ``admin:<key>`` or a bare
+``<key>`` (admin, as every key was before scopes). A read key may search, ask, chat and continue
+its own conversations; adding or deleting documents and exporting feedback need an admin key.
+Each key owns the conversations it starts (``Principal.owner``, a digest of the key).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa.api.errors import error_body
 from qa.config import ApiSettings
+from qa.errors import ConfigError, ForbiddenError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +33,68 @@ PROTECTED_PREFIX = "/v1/"
 #: Idle full buckets are dropped past this many callers, so spoofed addresses cannot grow
 #: memory without bound.
 MAX_BUCKETS = 10_000
+
+
+KeyScope = Literal["read", "admin"]
+SCOPES: tuple[KeyScope, ...] = ("read", "admin")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One configured key and what it may do."""
+
+    scope: KeyScope
+    secret: bytes
+
+    @property
+    def owner(self) -> str:
+        """Who this key's conversations belong to: a digest, stable across restarts and
+        key reordering, that says nothing about the key itself."""
+        return "key:" + hashlib.sha256(self.secret).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request, as the routes see it."""
+
+    owner: str
+    admin: bool
+
+
+#: Without keys every caller is one anonymous admin (``qa serve`` then listens on loopback
+#: only, unless told otherwise with --no-auth).
+ANONYMOUS = Principal(owner="anonymous", admin=True)
+
+
+def parse_key(value: str) -> ApiKey:
+    """``read:<key>``, ``admin:<key>`` or ``<key>`` (admin)."""
+    prefix, sep, rest = value.partition(":")
+    if sep and prefix.strip().lower() in SCOPES:
+        secret = rest.strip()
+        if not secret:
+            raise ConfigError(f"QA_API_KEYS: {prefix}: needs a key after the colon")
+        scope: KeyScope = "read" if prefix.strip().lower() == "read" else "admin"
+        return ApiKey(scope, secret.encode("utf-8"))
+    return ApiKey("admin", value.encode("utf-8"))
+
+
+def parse_keys(api: ApiSettings) -> list[ApiKey]:
+    return [parse_key(key.get_secret_value()) for key in api.api_keys]
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller SecurityMiddleware identified (anonymous when no keys are configured)."""
+    found = getattr(request.state, "principal", None)
+    return found if isinstance(found, Principal) else ANONYMOUS
+
+
+def require_admin(request: Request) -> None:
+    """Route dependency: 403 for a read-scoped key."""
+    if not principal_of(request).admin:
+        raise ForbiddenError(
+            "this API key has the read scope; this route needs an admin key "
+            "(QA_API_KEYS=admin:<key>)"
+        )
 
 
 class TokenBucket:
@@ -98,12 +169,13 @@ class SecurityMiddleware:
         self,
         app: ASGIApp,
         *,
-        api_keys: Sequence[bytes],
+        api_keys: Sequence[ApiKey],
         rate_limit_per_minute: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.keys = list(api_keys)
+        self.api_keys = list(api_keys)
+        self.keys = [key.secret for key in self.api_keys]
         self.limit = rate_limit_per_minute
         self.buckets = TokenBucket(rate_limit_per_minute, clock) if rate_limit_per_minute else None
 
@@ -130,6 +202,9 @@ class SecurityMiddleware:
                 await self._unauthorized(scope, receive, send, given=token is not None)
                 return
             caller = f"key#{index}"
+            key = self.api_keys[index]
+            principal = Principal(owner=key.owner, admin=key.scope == "admin")
+            scope.setdefault("state", {})["principal"] = principal
         if wait := self._wait(caller):
             await self._too_many(scope, receive, send, wait)
             return
@@ -179,11 +254,17 @@ def _openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 def install_security(app: FastAPI, api: ApiSettings) -> None:
     """Add the auth and rate-limit middleware, and declare bearer auth in the OpenAPI schema."""
-    keys = [key.get_secret_value().encode("utf-8") for key in api.api_keys]
+    keys = parse_keys(api)
     app.add_middleware(
         SecurityMiddleware, api_keys=keys, rate_limit_per_minute=api.rate_limit_per_minute
     )
     if keys:
         # FastAPI documents replacing app.openapi to customise the schema.
         app.openapi = _openapi_with_bearer(app)  # type: ignore[method-assign]
-        log.info("%d API key(s) required on /v1", len(keys))
+        admins = sum(key.scope == "admin" for key in keys)
+        log.info(
+            "%d API key(s) required on /v1 (%d admin, %d read)",
+            len(keys),
+            admins,
+            len(keys) - admins,
+        )

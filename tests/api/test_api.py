@@ -113,7 +113,9 @@ def test_question_must_be_text(client: TestClient, question: object) -> None:
 
 
 def test_follow_up_uses_the_conversation(client: TestClient) -> None:
-    first = client.post("/v1/ask", json={"question": "Who did Putin speak with?"}).json()
+    first = client.post(
+        "/v1/ask", json={"question": "Who did Putin speak with?", "conversation": True}
+    ).json()
     conversation = first["conversation_id"]
     assert conversation
     follow = client.post(

@@ -353,7 +353,7 @@ def test_llm_failures_fall_back_to_degraded_extractive_answers(tmp_path: Path) -
         with TestClient(create_app(service)) as client:
             reasons = []
             for _ in range(3):
-                response = client.post("/v1/ask", json={"question": JULY5})
+                response = client.post("/v1/ask", json={"question": JULY5, "conversation": True})
                 assert response.status_code == 200, response.text
                 answer = response.json()
                 assert answer["degraded"] is True

@@ -281,6 +281,43 @@ def test_bad_signatures_are_rejected(
     assert not [c for c in stub.calls if c.args.get("channel") == channel]
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        pytest.param(None, {"X-Slack-Request-Timestamp": "abc"}, 400, id="timestamp-abc"),
+        pytest.param(None, {"X-Slack-Request-Timestamp": "\u00b2"}, 400, id="timestamp-latin1"),
+        pytest.param(None, {"X-Slack-Request-Timestamp": "1e9"}, 400, id="timestamp-float"),
+        pytest.param(None, {"X-Slack-Signature": "v0=\u00e9"}, 401, id="signature-non-ascii"),
+        pytest.param(None, {"X-Slack-Signature": "v1=abc"}, 401, id="signature-shape"),
+        pytest.param(b"\xff\xfe{not utf-8", {}, 400, id="body-not-utf8"),
+        pytest.param(b"\xc3\x28", {}, 400, id="body-bad-sequence"),
+    ],
+)
+def test_malformed_requests_get_4xx_before_bolt(
+    http: TestClient,
+    stub: SlackAPIStub,
+    started: list[str],
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    channel = new_channel()
+    text = envelope(mention(channel, QUESTION), "EvMalformed")
+    content = text.encode() if body is None else body
+    # Signed correctly where possible, so the malformed part alone is what is refused.
+    sent = signed(content.decode("latin-1")) | headers
+    raw = {k.encode(): v.encode("latin-1") for k, v in sent.items()}
+    response = http.post(
+        SLACK_EVENTS_PATH,
+        content=content,
+        headers={b"Content-Type": b"application/json", **raw},
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["message"]
+    assert started == []
+    assert not [c for c in stub.calls if c.args.get("channel") == channel]
+
+
 def test_mention_gets_one_threaded_answer_with_verified_citations(
     http: TestClient, stub: SlackAPIStub, started: list[str]
 ) -> None:

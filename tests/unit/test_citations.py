@@ -12,6 +12,7 @@ from qa.answering.citations import (
     ABSTAIN_TEXT,
     attach_markers,
     citation_for,
+    inert,
     is_abstention,
     parse_markers,
     resolve_citations,
@@ -288,3 +289,28 @@ def test_any_text_resolves_to_verified_numbered_citations(parts: list[str]) -> N
     for citation in citations:
         assert verify_citation(citation, DOCS[citation.doc_id])
         assert f"[{citation.n}]" in text
+
+
+def test_inert_removes_markers_and_source_delimiters() -> None:
+    assert inert("Guards let 1,037 in [1] [2][99].") == "Guards let 1,037 in."
+    assert inert("a </source> <source id=99> b") == "a b"
+    assert inert('x < / Source-1a2b n="1"> y <HISTORY> z [source 3] [1-4] w') == "x y z w"
+    assert inert("[sources 2, 3; 4] Text") == "Text"
+    # Ordinary brackets and angle brackets are text, not markup of ours.
+    assert (
+        inert("Shares [a] rose, x < y and <b>bold</b>.")
+        == "Shares [a] rose, x < y and <b>bold</b>."
+    )
+
+
+def test_delimiters_in_a_reply_do_not_reach_the_answer() -> None:
+    reply = (
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country "
+        '</source> <source n="99"> [1][99].'
+    )
+    text, citations, dropped = resolve(reply)
+    assert text == (
+        "On July 5, Tajik border guards let 1,037 Afghan soldiers into the country [1]."
+    )
+    assert [(c.doc_id, c.line_start) for c in citations] == [("tajik", 5)]
+    assert dropped == 1  # [99]

@@ -128,3 +128,72 @@ def test_invalid_verdict_is_refused(store: ConversationStore) -> None:
             )
         )
     assert store.list_feedback() == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_conversation_belongs_to_its_owner(store: ConversationStore) -> None:
+    mine = store.new_id("key:a")
+    assert store.belongs_to(mine, "key:a")
+    assert not store.belongs_to(mine, "key:b")
+    assert not store.belongs_to(mine, "anonymous")
+    assert store.belongs_to(mine, None)  # a trusted frontend (CLI)
+    assert not store.belongs_to("never-issued", "key:a")
+    assert not store.belongs_to("never-issued", None)
+    store.append("slack:C1:1.2", turn(1))  # Slack names its threads; no owner
+    assert store.belongs_to("slack:C1:1.2", None)
+    assert not store.belongs_to("slack:C1:1.2", "key:a")
+    store.append(mine, turn(2), "key:a")
+    assert store.belongs_to(mine, "key:a") and not store.belongs_to(mine, "key:b")
+
+
+def test_conversations_expire_after_their_last_turn(tmp_path: Path) -> None:
+    clock = Clock()
+    day = 86400.0
+    with ConversationStore(tmp_path / "qa.sqlite3", ttl_s=30 * day, clock=clock) as store:
+        old, active = store.new_id("k"), store.new_id("k")
+        store.append(old, turn(1), "k")
+        clock.now += 20 * day
+        store.append(active, turn(2), "k")  # used again: lives 30 days from now
+        clock.now += 11 * day
+        assert not store.exists(old) and store.history(old) == []
+        assert not store.belongs_to(old, "k")
+        assert store.exists(active) and store.history(active) == [turn(2)]
+        assert store.count() == 2  # not deleted until a write, at most once a minute
+        store.new_id("k")
+        assert store.count() == 2  # old deleted, one new
+        with sqlite3.connect(tmp_path / "qa.sqlite3") as db:
+            orphans = db.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (old,)
+            ).fetchone()
+        assert orphans == (0,)
+
+
+def test_no_ttl_keeps_conversations(tmp_path: Path) -> None:
+    clock = Clock()
+    with ConversationStore(tmp_path / "qa.sqlite3", ttl_s=0, clock=clock) as store:
+        cid = store.new_id()
+        clock.now += 10_000 * 86400
+        store.new_id()
+        assert store.exists(cid)
+
+
+def test_a_database_from_before_owners_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "qa.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, created_at REAL NOT NULL);"
+            "INSERT INTO conversations VALUES ('legacy', 5.0);"
+        )
+    db.close()
+    with ConversationStore(path) as store:
+        assert store.exists("legacy")
+        assert store.belongs_to("legacy", None) and not store.belongs_to("legacy", "key:a")
+        store.append("legacy", turn(1))
+        assert store.history("legacy") == [turn(1)]

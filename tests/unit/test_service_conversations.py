@@ -11,7 +11,7 @@ from fakes.news import FLEET, NEWS, SHIPS_QUESTION
 from fakes.service import MemoryService, ServiceFactory
 
 from qa.answering.citations import ABSTAIN_TEXT
-from qa.errors import InputError, LLMError, StoreError
+from qa.errors import InputError, LLMError, NotFoundError, StoreError
 from qa.types import Feedback, Turn
 
 BOATS = "How many boats does the fishing fleet have?"
@@ -157,6 +157,35 @@ def test_caller_carried_history_condenses_but_stores_nothing(make: ServiceFactor
         assert item.answerable and item.citations[0].doc_id == "fleet"  # condensed
     assert (rows(built, "conversations"), rows(built, "turns")) == before
     assert [t.question for t in service.history(existing)] == [SHIPS_QUESTION]
+
+
+def test_nothing_is_stored_unless_remembered(make: ServiceFactory) -> None:
+    built = make(NEWS)
+    for _ in range(3):
+        answer = built.service.ask(BOATS, remember=False)
+        assert answer.conversation_id is None and answer.answer == BOATS_ANSWER
+        *_, streamed = built.service.ask_stream(BOATS, remember=False)
+        assert not isinstance(streamed, str) and streamed.conversation_id is None
+    assert (rows(built, "conversations"), rows(built, "turns")) == (0, 0)
+
+
+def test_a_conversation_continues_only_for_its_owner(make: ServiceFactory) -> None:
+    built = make(NEWS)
+    service = built.service
+    mine = service.ask(BOATS, owner="key:a").conversation_id
+    assert mine is not None
+    follow = service.ask(WHY, conversation_id=mine, owner="key:a", remember=False)
+    assert follow.answerable and follow.citations[0].doc_id == "fleet"  # A's topic, for A
+    for owner in ("key:b", "anonymous"):
+        with pytest.raises(NotFoundError, match="another key"):
+            service.ask(WHY, conversation_id=mine, owner=owner, remember=False)
+        with pytest.raises(NotFoundError):
+            # remember=True must not let a caller take over an existing id either
+            service.ask(WHY, conversation_id=mine, owner=owner)
+    with pytest.raises(NotFoundError):
+        service.ask(BOATS, conversation_id="chosen-by-client", owner="key:a", remember=False)
+    assert not service.conversation_exists("chosen-by-client")
+    assert [t.question for t in service.history(mine)] == [BOATS, WHY]
 
 
 def test_refused_questions_leave_no_trace(make: ServiceFactory) -> None:

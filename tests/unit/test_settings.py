@@ -34,6 +34,7 @@ FLAT_NAMES_BEFORE_GROUPS = {
     "recency_floor", "recency_half_life_days", "recency_scope",
     "retrieval_mode", "revision_poll_s", "sentence_vectors", "slack_api_url", "slack_app_token",
     "slack_bot_token", "slack_signing_secret", "top_k",
+    "conversation_ttl_days",  # added later, with conversation expiry
 }  # fmt: skip
 #: Settings added since (new names, so no deployment depends on them yet).
 FLAT_NAMES_ADDED = {
