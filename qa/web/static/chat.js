@@ -1,6 +1,6 @@
 // The chat page: ask (streamed over /v1/ask/stream), render [n] markers and sources that open
 // the source viewer, follow-ups in one conversation, and thumbs up/down feedback.
-import { api, documentInfo, el, events, metaNodes, openSource } from "./common.js";
+import { api, documentInfo, el, events, metaNodes, openSource, safeUrl } from "./common.js";
 
 const log = document.getElementById("log");
 const form = document.getElementById("ask-form");
@@ -38,6 +38,13 @@ function answerText(text, citations) {
   return parts;
 }
 
+/** A link to the passage on the web, when the server gives one (`link`, e.g. a text fragment). */
+function passageLink(citation) {
+  const url = citation.link && safeUrl(citation.link);
+  if (!url) return null;
+  return el("a", { class: "passage-link", href: url, target: "_blank", rel: "noopener noreferrer" }, "Read it at the source ↗");
+}
+
 function sourceItem(citation) {
   const meta = el("span", { class: "meta" }, citation.source);
   documentInfo(citation.doc_id)
@@ -64,6 +71,7 @@ function sourceItem(citation) {
     ),
     el("div", {}, meta),
     el("blockquote", {}, citation.quote),
+    passageLink(citation),
   );
 }
 
