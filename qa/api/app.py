@@ -11,10 +11,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from qa import __version__
+from qa.api.docs import install_docs
 from qa.api.errors import error_body, install_error_handlers, status_for
+from qa.api.feedback import router as feedback_router
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
 from qa.api.routes import router
+from qa.api.web import install_web
 from qa.config import Settings, SlackSettings, get_settings
 from qa.errors import QAError
 from qa.service import QAService
@@ -44,6 +47,8 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         version=__version__,
         description="Ask news articles a question; every answer cites source lines.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves them from local assets
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -51,6 +56,9 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     install_middleware(app, settings.api, settings.ingest)
     app.include_router(router)
     app.include_router(models_router)
+    app.include_router(feedback_router)
+    install_docs(app)
+    install_web(app)
     if settings.slack.bot_token and settings.slack.signing_secret:
         _mount_slack(app, settings.slack)
 
