@@ -98,7 +98,7 @@ def test_openapi_still_served_and_documents_feedback(client: TestClient) -> None
 
 # ------------------------------------------------------------------ feedback
 def _answered(client: TestClient, question: str) -> dict[str, object]:
-    answer = client.post("/v1/ask", json={"question": question}).json()
+    answer = client.post("/v1/ask", json={"question": question, "conversation": True}).json()
     assert answer["conversation_id"]
     return answer
 
