@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from qa import __version__
 from qa.api.errors import error_body, install_error_handlers, status_for
+from qa.api.mcp import mount_mcp
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
 from qa.api.routes import router
@@ -37,7 +38,8 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
                 warm()
             except QAError as exc:  # Chroma may come up later; /readyz tells.
                 log.warning("warm-up failed: %s", exc)
-        yield
+        async with mcp_running():
+            yield
 
     app = FastAPI(
         title="qa",
@@ -51,6 +53,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     install_middleware(app, settings.api, settings.ingest)
     app.include_router(router)
     app.include_router(models_router)
+    mcp_running = mount_mcp(app, settings.api.host)
     if settings.slack.bot_token and settings.slack.signing_secret:
         _mount_slack(app, settings.slack)
 
