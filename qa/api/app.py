@@ -14,6 +14,7 @@ from qa import __version__
 from qa.api.docs import install_docs
 from qa.api.errors import error_body, install_error_handlers, status_for
 from qa.api.feedback import router as feedback_router
+from qa.api.mcp import mount_mcp
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
 from qa.api.routes import router
@@ -40,7 +41,8 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
                 warm()
             except QAError as exc:  # Chroma may come up later; /readyz tells.
                 log.warning("warm-up failed: %s", exc)
-        yield
+        async with mcp_running():
+            yield
 
     app = FastAPI(
         title="qa",
@@ -57,6 +59,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.include_router(router)
     app.include_router(models_router)
     app.include_router(feedback_router)
+    mcp_running = mount_mcp(app, settings.api.host)
     install_docs(app)
     install_web(app)
     if settings.slack.bot_token and settings.slack.signing_secret:

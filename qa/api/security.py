@@ -27,9 +27,11 @@ from qa.errors import ConfigError, ForbiddenError
 
 log = logging.getLogger(__name__)
 
-#: Routes outside this prefix stay open: /healthz, /readyz, /metrics, /slack/events (Slack
-#: signs its requests), /docs and /openapi.json.
+#: Routes outside this prefix and MCP_PATH stay open: /healthz, /readyz, /metrics,
+#: /slack/events (Slack signs its requests), /docs and /openapi.json.
 PROTECTED_PREFIX = "/v1/"
+#: The MCP endpoint (qa/api/mcp.py) answers the same questions as /v1, so it needs a key too.
+MCP_PATH = "/mcp"
 #: Idle full buckets are dropped past this many callers, so spoofed addresses cannot grow
 #: memory without bound.
 MAX_BUCKETS = 10_000
@@ -141,6 +143,11 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def is_protected(path: str) -> bool:
+    """Whether a route path needs an API key (when keys are set) and counts for the limit."""
+    return path.startswith(PROTECTED_PREFIX) or path == MCP_PATH or path.startswith(MCP_PATH + "/")
+
+
 def _bearer(headers: Headers) -> bytes | None:
     value = headers.get("authorization")
     if value is None:
@@ -180,7 +187,7 @@ class SecurityMiddleware:
         self.buckets = TokenBucket(rate_limit_per_minute, clock) if rate_limit_per_minute else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not route_path(scope).startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or not is_protected(route_path(scope)):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
