@@ -16,7 +16,7 @@ from qa.observability.instrument import MeteredChatModel, instrument
 from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
-from qa.store.chroma import ChromaStore, make_chroma_client
+from qa.store.chroma import ChromaStore
 from qa.store.conversations import ConversationStore
 from qa.store.lexical import LexicalIndex
 
@@ -64,7 +64,7 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
     """Every part of the service, undecorated by metrics."""
     settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(settings.embedding, settings.llm)
-    store = ChromaStore(lambda: make_chroma_client(settings.store), settings.store)
+    store = ChromaStore.from_settings(settings.store)
     lexical = LexicalIndex(settings.store.lexical_cache_dir, cache_key=settings.store.identity)
     # Questions and answer sentences: concurrent requests share model runs, and the question
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.
