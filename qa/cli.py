@@ -156,9 +156,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.store.conversations import ConversationStore
+    from qa.store.conversations_unavailable import open_conversation_log
 
-    for row in ConversationStore(settings.store.sqlite_path).list_feedback(limit=args.limit):
+    log_ = open_conversation_log(settings.store.sqlite_path, warn=False)  # the error says it
+    for row in log_.list_feedback(limit=args.limit):
         print(json.dumps(row, ensure_ascii=False, default=str))
     return 0
 

@@ -220,7 +220,12 @@ class LexicalSearcher(Protocol):
 
 
 class ConversationLog(Protocol):
-    """Conversations and feedback."""
+    """Conversations and feedback. When its database cannot be read, every method raises
+    ConversationsUnavailableError and ``unavailable`` says why (and how to recover)."""
+
+    def unavailable(self) -> str | None:
+        """Why conversations cannot be used, or None when they can."""
+        ...
 
     def new_id(self) -> str: ...
 

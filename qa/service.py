@@ -186,7 +186,9 @@ class QAService:
             conversation_id = None
             turns = list(history)
         elif conversation_id is None:
-            conversation_id = self._conversations.new_id()
+            # No conversation database (corrupt file): answered alone, remembered nowhere.
+            unavailable = self._conversations.unavailable() is not None
+            conversation_id = None if unavailable else self._conversations.new_id()
             turns = []
         else:
             turns = self._conversations.history(conversation_id)
@@ -392,6 +394,8 @@ class QAService:
             elif self._lexical.revision != self._store.revision():
                 lag = "the keyword (BM25) index is loading the latest writes"
         checks["index"] = "current" if lag is None else f"catching up: {lag}"
+        problem = self._conversations.unavailable()
+        checks["conversations"] = "ok" if problem is None else f"unavailable: {problem}"
         return checks
 
 

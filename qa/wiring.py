@@ -17,7 +17,7 @@ from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
 from qa.store.chroma import ChromaStore
-from qa.store.conversations import ConversationStore
+from qa.store.conversations_unavailable import open_conversation_log
 from qa.store.lexical import LexicalIndex
 
 
@@ -53,7 +53,8 @@ def build_service(
         embedder=parts.embedder,
         retriever=retriever,
         answerer=answerer,
-        conversations=ConversationStore(settings.store.sqlite_path),
+        # A corrupt qa.sqlite3 starts the service degraded, not at all (readyz names it).
+        conversations=open_conversation_log(settings.store.sqlite_path),
         lexical=parts.lexical,
         condense=parts.condense,
         language=LinguaLanguageCheck() if settings.answering.language_check else None,

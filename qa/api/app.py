@@ -71,15 +71,20 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     @app.get("/readyz", tags=["health"], response_model=None)
     def readyz() -> dict[str, object] | JSONResponse:
         """Readiness: Chroma reachable (and the LLM configured, when set). 200 with status
-        "catching_up" while another process's writes are being loaded: it answers, from the
-        previous state."""
+        "catching_up" while another process's writes are being loaded (it answers, from the
+        previous state), "degraded" when the conversation database cannot be read (the
+        check names the file and how to recover)."""
         try:
             checks = app.state.service.readiness()
         except QAError as exc:
             status, _ = status_for(exc)
             return error_body(503 if status >= 500 else status, "not_ready", str(exc))
-        catching_up = checks.get("index", "current") != "current"
-        return {"status": "catching_up" if catching_up else "ready", "checks": checks}
+        state = "ready"
+        if checks.get("index", "current") != "current":
+            state = "catching_up"
+        if checks.get("conversations", "ok") != "ok":
+            state = "degraded"  # answers searches and questions; conversations are off
+        return {"status": state, "checks": checks}
 
     return app
 

@@ -51,13 +51,20 @@ class ConversationStore:
         # One connection shared by threads; the lock serialises its use.
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
         self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._lock, self._db:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.Error:  # not a database, or a corrupt one: the caller decides
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def unavailable(self) -> str | None:
+        return None
 
     def __enter__(self) -> ConversationStore:
         return self

@@ -244,7 +244,7 @@ def test_readiness_follows_the_store(make: ServiceFactory) -> None:
     building = built.service.readiness()["index"]
     assert building == "catching up: the keyword (BM25) index is being built"
     built.service.warm_up(background=False)
-    ready = {"chroma": "ok", "llm": "off", "index": "current"}
+    ready = {"chroma": "ok", "llm": "off", "index": "current", "conversations": "ok"}
     assert built.service.readiness() == ready
     built.store.down = True
     with pytest.raises(StoreError):
