@@ -132,7 +132,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "(or QA_ALLOW_ANONYMOUS=true to accept anonymous requests)"
         )
     settings = settings.model_copy(update={"api": {"host": host, "port": port}})
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
+    from qa.api.timeouts import http_protocol
+
+    uvicorn.run(
+        create_app(settings=settings),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=False,  # the app believes forwarded headers from QA_TRUSTED_PROXIES only
+        http=http_protocol(api.header_timeout_s),
+    )
     return 0
 
 
