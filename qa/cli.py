@@ -154,7 +154,9 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
             "qa slack needs QA_SLACK_BOT_TOKEN (xoxb-...) and QA_SLACK_APP_TOKEN (xapp-...)"
         )
 
-    run_socket_mode(settings.slack, _service(settings))
+    service = _service(settings)
+    service.follow()  # another process's ingest is seen within QA_REVISION_POLL_S
+    run_socket_mode(settings.slack, service)
     return 0
 
 
