@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ClientFactory = Callable[[], ClientAPI]
 
+#: A client replaced by ``reopen`` is stopped (its index and SQLite handles freed) at a later
+#: reopen once it has been out of use this long: calls still running on it have long ended.
+RETIRE_AFTER_S = 60.0
 PAGE = 5000  # Chroma pages by offset, so each page costs a skip: fewer, larger ones
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
@@ -127,6 +131,8 @@ class ChromaCollections:
     sentences: Collection
     changes: Collection
     max_batch: int
+    #: Made by the fresh factory: its chromadb system is this connection's alone.
+    own_system: bool = False
 
     def named(self, kind: str) -> Collection:
         collection: Collection = getattr(self, kind)
@@ -154,6 +160,7 @@ class ChromaConnection:
         self._lock = threading.Lock()
         self._reopening = threading.Lock()
         self.reopens = 0
+        self._retired: list[tuple[float, ChromaCollections]] = []
         #: Called with every connection just opened, before any other use of it.
         self.on_open: Callable[[ChromaCollections], None] | None = None
 
@@ -170,8 +177,9 @@ class ChromaConnection:
             for name in (self.names.documents, self.names.sentences, self.names.changes)
         ]
         documents, sentences, changes = others
+        own = factory is self._fresh_factory and factory is not self._factory
         conn = ChromaCollections(
-            client, chunks, documents, sentences, changes, client.get_max_batch_size()
+            client, chunks, documents, sentences, changes, client.get_max_batch_size(), own
         )
         if self.on_open is not None:
             self.on_open(conn)
@@ -208,12 +216,30 @@ class ChromaConnection:
                     f"Chroma reopen failed: {type(exc).__name__}: {exc}", retryable=retryable(exc)
                 ) from exc
             with self._lock:
-                self._conn = fresh
+                old, self._conn = self._conn, fresh
                 self._failed = False
                 self.reopens += 1
+            self._retire(old)
             return True
         finally:
             self._reopening.release()
+
+    def _retire(self, old: ChromaCollections | None) -> None:
+        """Stop the clients replaced more than RETIRE_AFTER_S ago, and keep ``old`` for later.
+        Left alone, each would hold its index and file handles until the garbage collector
+        breaks chromadb's reference cycles."""
+        now = time.monotonic()
+        due = [conn for at, conn in self._retired if now - at > RETIRE_AFTER_S]
+        self._retired = [(at, conn) for at, conn in self._retired if now - at <= RETIRE_AFTER_S]
+        if old is not None and old.own_system:  # a shared one may serve other clients
+            self._retired.append((now, old))
+        for conn in due:
+            server = getattr(conn.client, "_server", None)  # the client's chromadb component
+            try:
+                if server is not None:
+                    server.stop()
+            except Exception as exc:  # it is being dropped anyway
+                logger.debug("retired chroma client not stopped: %s", exc)
 
     def run(self, what: str, call: Callable[[ChromaCollections], T], *, retry: bool = False) -> T:
         """``call`` on the connection; any Chroma failure becomes StoreError. ``retry`` (reads

@@ -3,6 +3,7 @@ meanwhile, and reloads (ChromaStore.stale / reopen, and the StoreFollower)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from fakes.corpus import article, document_write
 from qa.config import StoreSettings
 from qa.embeddings.hashing import HashingEmbedder
 from qa.follower import StoreFollower
+from qa.store import chroma_connection
 from qa.store.chroma import ChromaStore
 from qa.store.lexical import LexicalIndex
 from qa.types import Filters
@@ -113,3 +115,21 @@ def test_follower_reloads_the_store_and_the_bm25_index(store: ChromaStore, tmp_p
     found = lexical.search("sulphur crater", 3)
     assert found and found[0][0].startswith("second:")
     assert follower.check() is False  # nothing new: nothing reloaded
+
+
+def test_replaced_clients_are_stopped_so_reloads_do_not_pile_up_file_handles(
+    store: ChromaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chroma_connection, "RETIRE_AFTER_S", 0.0)
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    store.reopen()
+    before = open_files()
+    for _ in range(20):
+        store.reopen()
+        assert nearest_docs(store, FIRST) == {"first"}
+    # Each client holds several SQLite handles; without stopping them they stay open until
+    # the garbage collector breaks chromadb's reference cycles.
+    assert open_files() - before < 10
