@@ -54,7 +54,9 @@ class _HeaderDeadline:
         )
 
     def _headers_overdue(self, waiting_after: Any) -> None:
-        if self.cycle is waiting_after and not self.transport.is_closing():
+        # No request since (a pipelined one still being answered does not count as idle).
+        idle = self.cycle is None or self.cycle.response_complete
+        if self.cycle is waiting_after and idle and not self.transport.is_closing():
             log.info(
                 "closed a connection from %s: no complete request headers in %.0f s",
                 self.client[0] if self.client else "?",
