@@ -125,11 +125,12 @@ def test_replaced_clients_are_stopped_so_reloads_do_not_pile_up_file_handles(
     def open_files() -> int:
         return len(os.listdir("/proc/self/fd"))
 
-    store.reopen()
+    for _ in range(5):
+        store.reopen()
     before = open_files()
-    for _ in range(20):
+    for _ in range(30):
         store.reopen()
         assert nearest_docs(store, FIRST) == {"first"}
-    # Each client holds several SQLite handles; without stopping them they stay open until
-    # the garbage collector breaks chromadb's reference cycles.
-    assert open_files() - before < 10
+    # Each client holds ~15 handles (SQLite, index files); unstopped, 30 reloads would keep
+    # ~450 open until the garbage collector breaks chromadb's reference cycles.
+    assert open_files() - before < 60
