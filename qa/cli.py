@@ -168,7 +168,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             host,
         )
     settings = settings.model_copy(update={"api": {"host": host, "port": port}})
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
+    from qa.api.timeouts import http_protocol
+
+    uvicorn.run(
+        create_app(settings=settings),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=False,  # the app believes forwarded headers from QA_TRUSTED_PROXIES only
+        http=http_protocol(api.header_timeout_s),
+    )
     return 0
 
 
@@ -189,7 +198,9 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
             "qa slack needs QA_SLACK_BOT_TOKEN (xoxb-...) and QA_SLACK_APP_TOKEN (xapp-...)"
         )
 
-    run_socket_mode(settings.slack, _service(settings))
+    service = _service(settings)
+    service.follow()  # another process's ingest is seen within QA_REVISION_POLL_S
+    run_socket_mode(settings.slack, service)
     return 0
 
 
@@ -200,9 +211,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.store.conversations import ConversationStore
+    from qa.store.conversations_unavailable import open_conversation_log
 
-    for row in ConversationStore(settings.store.sqlite_path).list_feedback(limit=args.limit):
+    log_ = open_conversation_log(settings.store.sqlite_path, warn=False)  # the error says it
+    for row in log_.list_feedback(limit=args.limit):
         print(json.dumps(row, ensure_ascii=False, default=str))
     return 0
 

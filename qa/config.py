@@ -276,8 +276,20 @@ class ApiSettings(SettingsGroup):
     max_body_bytes: int = Field(
         10_000_000, ge=1024, description="Largest request body accepted, in bytes."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For / X-Forwarded-Proto are believed; empty: none (the client's "
+        "address is the connection's, whatever headers it sends). * trusts every peer.",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Seconds a client has to send a request's headers."
+    )
+    body_timeout_s: float = Field(
+        20.0, gt=0, le=3600, description="Seconds a client has to send a request's body (408)."
+    )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -10,6 +10,7 @@ QAError
 │   └── EmbedderMismatchError  the collection was built by another embedder
 └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
     ├── StoreError          Chroma unreachable or failing: 503
+    │   └── ConversationsUnavailableError  the conversation database cannot be read: 503
     ├── EmbedderError       embedding backend failed: 503
     └── LLMError            chat model failed (timeout, 429, 5xx): fallback or 502
 """
@@ -65,6 +66,14 @@ class UpstreamError(QAError):
 
 class StoreError(UpstreamError):
     """The vector store is unreachable or failed."""
+
+
+class ConversationsUnavailableError(StoreError):
+    """The conversation and feedback database (qa.sqlite3) cannot be read; the message names
+    the file and how to recover. Search and questions without a conversation still work."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class EmbedderError(UpstreamError):

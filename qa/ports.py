@@ -12,6 +12,7 @@ port                   what it offers                       who calls it
 ``ChangeFeed``         what changed since revision r         the BM25 index
 ``CorpusWriter``       writes that keep all of these whole   ingestion, API deletes
 ``HealthCheck``        is the backend reachable              /readyz
+``StoreView``          does this process see every write     the follower, /readyz
 =====================  ===================================  ==============================
 
 ``Store`` is all of them at once: what one backend (Chroma, or the in-memory fake)
@@ -182,14 +183,41 @@ class HealthCheck(Protocol):
         ...
 
 
+class StoreView(Protocol):
+    """This process's view of a store that other processes write to (``qa ingest`` while
+    ``qa serve`` runs)."""
+
+    def stale(self) -> str | None:
+        """Why this process's view lags writes made by another process, or None when it
+        reflects every write. Asks the store (never a cache)."""
+        ...
+
+    def reopen(self) -> bool:
+        """Load a view with every write so far and swap it in; calls made meanwhile use the
+        old one. False when there was nothing to do, or another call did it meanwhile."""
+        ...
+
+
 class Store(
-    ChunkIndex, DocumentStore, SentenceIndex, ChangeFeed, CorpusWriter, HealthCheck, Protocol
+    ChunkIndex,
+    DocumentStore,
+    SentenceIndex,
+    ChangeFeed,
+    CorpusWriter,
+    HealthCheck,
+    StoreView,
+    Protocol,
 ):
     """Everything one storage backend provides."""
 
 
 class LexicalSearcher(Protocol):
     """A keyword (BM25) index kept in step with a ChangeFeed."""
+
+    @property
+    def revision(self) -> str | None:
+        """The feed revision it was last synced at (None: never synced)."""
+        ...
 
     def sync(self, feed: ChangeFeed, *, wait: bool = True) -> object:
         """Catch up with the feed; ``wait=False`` may do it in the background."""
@@ -201,7 +229,12 @@ class LexicalSearcher(Protocol):
 
 
 class ConversationLog(Protocol):
-    """Conversations and feedback."""
+    """Conversations and feedback. When its database cannot be read, every method raises
+    ConversationsUnavailableError and ``unavailable`` says why (and how to recover)."""
+
+    def unavailable(self) -> str | None:
+        """Why conversations cannot be used, or None when they can."""
+        ...
 
     def new_id(self, owner: str | None = None) -> str: ...
 

@@ -17,6 +17,7 @@ from typing import Any
 from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
 from qa.errors import InputError, NotFoundError, QAError
+from qa.follower import StoreFollower
 from qa.ingest.check import CheckReport, check_store, repair_store
 from qa.ingest.pipeline import IngestPipeline, IngestReport
 from qa.ports import (
@@ -41,6 +42,9 @@ from qa.types import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Follow the store at least this often when revision_poll_s is 0 ("check on every search").
+FOLLOW_MIN_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class QAService:
         self._follow_ups = FollowUps(retriever, condense)
         self._language = language
         self._ingest = IngestPipeline(settings.ingest, store, embedder)
+        self._follower: StoreFollower | None = None
 
     # ---------------------------------------------------------------- ingestion
     def ingest_documents(
@@ -199,7 +204,11 @@ class QAService:
             conversation_id = None
             turns = list(history)
         elif conversation_id is None:
-            conversation_id = self._conversations.new_id(owner) if remember else None
+            # No conversation database (corrupt file): answered alone, remembered nowhere.
+            unavailable = self._conversations.unavailable() is not None
+            conversation_id = (
+                self._conversations.new_id(owner) if remember and not unavailable else None
+            )
             turns = []
         elif self._conversations.belongs_to(conversation_id, owner):
             turns = self._conversations.history(conversation_id)
@@ -402,6 +411,22 @@ class QAService:
         else:
             build()
 
+    def follow(self) -> None:
+        """Keep up with writes other processes make to the store (``qa ingest`` while this
+        one serves), in a background thread, every ``revision_poll_s`` (``qa.follower``)."""
+        if self._follower is None:
+            self._follower = StoreFollower(
+                self._store,
+                self._lexical,
+                poll_s=self.settings.store.revision_poll_s or FOLLOW_MIN_POLL_S,
+            )
+        self._follower.start()
+
+    def close(self) -> None:
+        """Stop following the store (``follow``)."""
+        if self._follower is not None:
+            self._follower.stop()
+
     # ---------------------------------------------------------------- conversations
     def conversation_exists(self, conversation_id: str) -> bool:
         return self._conversations.exists(conversation_id)
@@ -420,9 +445,24 @@ class QAService:
 
     # ---------------------------------------------------------------- health
     def readiness(self) -> dict[str, str]:
-        """Component states for /readyz; raises StoreError when Chroma is unreachable."""
+        """Component states for /readyz; raises StoreError when Chroma is unreachable.
+
+        ``index``: "current", or "catching up: ..." while this process has not yet loaded
+        writes another process made (it answers from the previous state meanwhile)."""
         self._store.ping()
-        return {"chroma": "ok", "llm": "configured" if self.settings.llm.enabled else "off"}
+        checks = {"chroma": "ok", "llm": "configured" if self.settings.llm.enabled else "off"}
+        lag = self._store.stale()
+        if lag is None and self._follower is not None:
+            lag = self._follower.lag()
+        if lag is None and self._lexical is not None:
+            if self._lexical.revision is None:
+                lag = "the keyword (BM25) index is being built"
+            elif self._lexical.revision != self._store.revision():
+                lag = "the keyword (BM25) index is loading the latest writes"
+        checks["index"] = "current" if lag is None else f"catching up: {lag}"
+        problem = self._conversations.unavailable()
+        checks["conversations"] = "ok" if problem is None else f"unavailable: {problem}"
+        return checks
 
 
 def _owns(question: str, answer: Answer) -> bool:

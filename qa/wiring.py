@@ -16,8 +16,8 @@ from qa.observability.instrument import MeteredChatModel, instrument
 from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
-from qa.store.chroma import ChromaStore, make_chroma_client
-from qa.store.conversations import ConversationStore
+from qa.store.chroma import ChromaStore
+from qa.store.conversations_unavailable import open_conversation_log
 from qa.store.lexical import LexicalIndex
 
 
@@ -53,7 +53,8 @@ def build_service(
         embedder=parts.embedder,
         retriever=retriever,
         answerer=answerer,
-        conversations=ConversationStore(
+        # A corrupt qa.sqlite3 starts the service degraded, not at all (readyz names it).
+        conversations=open_conversation_log(
             settings.store.sqlite_path, ttl_s=settings.store.conversation_ttl_days * 86400
         ),
         lexical=parts.lexical,
@@ -66,7 +67,7 @@ def build_components(settings: Settings, *, embedder: Embedder | None = None) ->
     """Every part of the service, undecorated by metrics."""
     settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(settings.embedding, settings.llm)
-    store = ChromaStore(lambda: make_chroma_client(settings.store), settings.store)
+    store = ChromaStore.from_settings(settings.store)
     lexical = LexicalIndex(settings.store.lexical_cache_dir, cache_key=settings.store.identity)
     # Questions and answer sentences: concurrent requests share model runs, and the question
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.

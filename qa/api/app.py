@@ -41,8 +41,17 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
                 warm()
             except QAError as exc:  # Chroma may come up later; /readyz tells.
                 log.warning("warm-up failed: %s", exc)
-        async with mcp_running():
-            yield
+        # Another process's ingest is loaded within revision_poll_s (qa/follower.py).
+        follow = getattr(app.state.service, "follow", None)
+        if follow is not None:
+            follow()
+        try:
+            async with mcp_running():
+                yield
+        finally:
+            close = getattr(app.state.service, "close", None)
+            if close is not None:
+                close()
 
     app = FastAPI(
         title="qa",
@@ -72,13 +81,21 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
 
     @app.get("/readyz", tags=["health"], response_model=None)
     def readyz() -> dict[str, object] | JSONResponse:
-        """Readiness: Chroma reachable (and the LLM configured, when set)."""
+        """Readiness: Chroma reachable (and the LLM configured, when set). 200 with status
+        "catching_up" while another process's writes are being loaded (it answers, from the
+        previous state), "degraded" when the conversation database cannot be read (the
+        check names the file and how to recover)."""
         try:
             checks = app.state.service.readiness()
         except QAError as exc:
             status, _ = status_for(exc)
             return error_body(503 if status >= 500 else status, "not_ready", str(exc))
-        return {"status": "ready", "checks": checks}
+        state = "ready"
+        if checks.get("index", "current") != "current":
+            state = "catching_up"
+        if checks.get("conversations", "ok") != "ok":
+            state = "degraded"  # answers searches and questions; conversations are off
+        return {"status": state, "checks": checks}
 
     return app
 

@@ -7,16 +7,18 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.responses import Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from qa.api.errors import error_body
 from qa.api.security import install_security, route_path
+from qa.api.timeouts import BodyTimeoutMiddleware
 from qa.config import ApiSettings, IngestSettings
 from qa.observability.logs import request_id_var
 from qa.observability.metrics import CONTENT_TYPE_LATEST, Metrics, activate, deactivate
@@ -229,6 +231,8 @@ def install_middleware(app: FastAPI, api: ApiSettings, ingest: IngestSettings) -
         max_body_bytes=api.max_body_bytes,
         max_document_bytes=ingest.max_document_bytes,
     )
+    # Outside the size limit, which may read the whole body itself (chunked uploads).
+    app.add_middleware(BodyTimeoutMiddleware, seconds=api.body_timeout_s)
     install_security(app, api)  # added last, so it runs before the body is read
 
     @app.get("/metrics", include_in_schema=False)
@@ -240,7 +244,16 @@ def install_middleware(app: FastAPI, api: ApiSettings, ingest: IngestSettings) -
     def build() -> ASGIApp:
         # Outside Starlette's ServerErrorMiddleware, so unhandled 500s carry the request id,
         # are counted, and the error handler's log line has the id too.
-        return RequestIdMiddleware(MetricsMiddleware(inner_build(), metrics, app))
+        stack: ASGIApp = RequestIdMiddleware(MetricsMiddleware(inner_build(), metrics, app))
+        # Forwarded headers rewrite the client address (which the rate limit keys on) only
+        # when they come from a configured proxy; `qa serve` turns uvicorn's own off.
+        if api.trusted_proxies:
+            # uvicorn types scopes with its own TypedDicts; the ASGI protocol is the same.
+            stack = cast(
+                ASGIApp,
+                ProxyHeadersMiddleware(cast(Any, stack), trusted_hosts=api.trusted_proxies),
+            )
+        return stack
 
     app.build_middleware_stack = build  # type: ignore[method-assign]
     return metrics

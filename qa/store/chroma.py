@@ -86,6 +86,24 @@ _DOCS_PER_READ = 200
 _DOCUMENT_CACHE_SIZE = 128
 
 
+def _read_revision(conn: ChromaCollections) -> str:
+    result = conn.changes.get(ids=[REVISION_ID], include=["metadatas"])
+    metas = result["metadatas"] or []
+    return str(metas[0]["revision"]) if metas else ""
+
+
+def _warm_index(conn: ChromaCollections) -> None:
+    """One nearest-neighbour query: a fresh client loads its vector index on the first."""
+    got = conn.chunks.get(limit=1, include=["embeddings"])
+    vectors = got["embeddings"]
+    if vectors is not None and len(vectors):
+        conn.chunks.query(
+            query_embeddings=np.asarray(vectors[:1], dtype=np.float32),
+            n_results=1,
+            include=["distances"],
+        )
+
+
 def _dummies(n: int) -> Any:
     return np.ones((n, 1), dtype=np.float32)
 
@@ -147,6 +165,7 @@ class ChromaStore:
         revision_ttl: float | None = None,
         hit_cache_size: int | None = None,
         write_lock: WriteLock | None = None,
+        fresh_client_factory: ClientFactory | None = None,
     ) -> None:
         """Collection names: the explicit ones, else those in ``config``, else the defaults.
 
@@ -157,6 +176,8 @@ class ChromaStore:
         ``config.hit_cache_size``): passages kept by chunk id for ``get_hits``.
         ``write_lock`` (else a lock file in ``config.data_dir`` for embedded Chroma, else a
         lease in the store): serialises writes across threads, processes and hosts.
+        ``fresh_client_factory``: a client with a vector index of its own (see
+        ``make_chroma_client(..., fresh=True)``), for ``reopen`` and reconnects after a failure.
         """
         self._db = ChromaConnection(
             client_factory,
@@ -164,7 +185,12 @@ class ChromaStore:
                 chunks_collection or (config.chunks_collection if config else "qa_chunks"),
                 documents_collection or (config.documents_collection if config else "qa_documents"),
             ),
+            fresh_client_factory,
         )
+        # The open connection and the revisions its vector index reflects: the one read when
+        # it opened and those of this process's own writes through it (``stale``).
+        self._view: tuple[ChromaCollections | None, set[str]] = (None, set())
+        self._db.on_open = self._opened
         if revision_ttl is None:
             revision_ttl = config.revision_poll_s if config else 0.0
         self._revision_ttl = revision_ttl
@@ -189,7 +215,11 @@ class ChromaStore:
 
     @classmethod
     def from_settings(cls, config: StoreSettings) -> ChromaStore:
-        return cls(partial(make_chroma_client, config), config)
+        return cls(
+            partial(make_chroma_client, config),
+            config,
+            fresh_client_factory=partial(make_chroma_client, config, fresh=True),
+        )
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -197,13 +227,22 @@ class ChromaStore:
         return self._db.connect()
 
     def _bump_revision(self, conn: ChromaCollections) -> None:
+        # A write through ``conn`` is in its index; so is the state before it only when that
+        # state was (no other process wrote since): else ``stale`` must still say so.
+        before = _read_revision(conn)
         revision = uuid.uuid4().hex
         conn.changes.upsert(
             ids=[REVISION_ID],
             embeddings=_DUMMY_VECTOR,
             metadatas=[{"kind": "revision", "revision": revision}],
         )
+        view, seen = self._view
+        if view is conn and before in seen:
+            seen.add(revision)
         self._remember_revision(time.monotonic(), revision)
+
+    def _opened(self, conn: ChromaCollections) -> None:
+        self._view = (conn, {_read_revision(conn)})
 
     def _remember_revision(self, read_at: float, revision: str) -> None:
         with self._revision_lock:  # a read that started before our own write must not win
@@ -511,6 +550,7 @@ class ChromaStore:
             lambda c: c.chunks.query(
                 query_embeddings=query, n_results=k, where=_where(filters), include=["distances"]
             ),
+            retry=True,  # an index that lags another process's writes: again on a fresh one
         )
         distances = (result["distances"] or [[]])[0]
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
@@ -593,13 +633,35 @@ class ChromaStore:
         if cached is not None and time.monotonic() - cached[0] < self._revision_ttl:
             return cached[1]
         read_at = time.monotonic()
-        result = self._db.run(
-            "revision", lambda c: c.changes.get(ids=[REVISION_ID], include=["metadatas"])
-        )
-        metas = result["metadatas"] or []
-        revision = str(metas[0]["revision"]) if metas else ""
+        revision = self._db.run("revision", _read_revision)
         self._remember_revision(read_at, revision)
         return revision
+
+    # --- StoreView ------------------------------------------------------------------------
+
+    def stale(self) -> str | None:
+        """Why this process's vector index lags the store, or None. Reads the revision from
+        Chroma (SQLite, which every process sees whole): another process's write changes it
+        to one this connection never reflected. An embedded store's index stays as it was
+        until ``reopen`` (a Chroma server's is shared: reopening it costs a handshake)."""
+        conn = self._db.current
+        view, seen = self._view
+        if conn is None or view is not conn:
+            return None  # none open: the next call opens one (and reads the revision then)
+        read_at = time.monotonic()
+        revision = self._db.run("revision", _read_revision)
+        self._remember_revision(read_at, revision)
+        if revision in seen:
+            return None
+        return (
+            f"another process wrote to the store (revision {revision[:12] or 'none'}); "
+            "this process is loading the new state and answers from the previous one meanwhile"
+        )
+
+    def reopen(self) -> bool:
+        """Open a new client, load its vector index, then swap it in (searches use the old
+        one meanwhile); True when done by this call."""
+        return self._db.reopen(warm=_warm_index)
 
     # --- HealthCheck ----------------------------------------------------------------------
 

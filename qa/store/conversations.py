@@ -74,10 +74,14 @@ class ConversationStore:
         # One connection shared by threads; the lock serialises its use.
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
         self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._migrate()
+        try:
+            with self._lock, self._db:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                self._migrate()
+        except sqlite3.Error:  # not a database, or a corrupt one: the caller decides
+            self._db.close()
+            raise
         self._expire()
 
     def _migrate(self) -> None:
@@ -95,6 +99,9 @@ class ConversationStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def unavailable(self) -> str | None:
+        return None
 
     def __enter__(self) -> ConversationStore:
         return self

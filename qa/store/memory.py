@@ -132,6 +132,17 @@ class MemoryStore:
     def ping(self) -> None:
         self._check_up("ping")
 
+    # --- StoreView -----------------------------------------------------------------------
+
+    def stale(self) -> str | None:
+        """Never: one process's memory is the whole store."""
+        self._check_up("stale")
+        return None
+
+    def reopen(self) -> bool:
+        self._check_up("reopen")
+        return False
+
     # --- CorpusWriter --------------------------------------------------------------------
 
     def check_embedder(self, embedder_name: str, dimension: int) -> None:

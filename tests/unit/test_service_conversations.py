@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.corpus import article
 from fakes.news import FLEET, NEWS, SHIPS_QUESTION
 from fakes.service import MemoryService, ServiceFactory
 
@@ -269,15 +270,24 @@ def test_feedback_with_a_bad_verdict_is_refused(make: ServiceFactory) -> None:
 
 def test_readiness_follows_the_store(make: ServiceFactory) -> None:
     built = make(NEWS)
-    assert built.service.readiness() == {"chroma": "ok", "llm": "off"}
+    building = built.service.readiness()["index"]
+    assert building == "catching up: the keyword (BM25) index is being built"
+    built.service.warm_up(background=False)
+    ready = {"chroma": "ok", "llm": "off", "index": "current", "conversations": "ok"}
+    assert built.service.readiness() == ready
     built.store.down = True
     with pytest.raises(StoreError):
         built.service.readiness()
     with pytest.raises(StoreError):
         built.service.ask(SHIPS_QUESTION)
     built.store.down = False
-    assert built.service.readiness() == {"chroma": "ok", "llm": "off"}
+    assert built.service.readiness() == ready
     assert built.service.ask(SHIPS_QUESTION).answerable
+    built.service.ingest_documents([article("late", "A late story about tugboats.")])
+    # Written by this process, but the BM25 index has not synced it yet (a search would).
+    assert built.service.readiness()["index"].startswith("catching up: the keyword")
+    built.service.search("tugboats")
+    assert built.service.readiness() == ready
 
 
 def test_warm_up_builds_the_bm25_index_and_survives_a_store_that_is_down(
@@ -294,4 +304,4 @@ def test_warm_up_builds_the_bm25_index_and_survives_a_store_that_is_down(
 
 
 def test_readiness_reports_a_configured_llm(make: ServiceFactory) -> None:
-    assert make(NEWS, llm=[]).service.readiness() == {"chroma": "ok", "llm": "configured"}
+    assert make(NEWS, llm=[]).service.readiness()["llm"] == "configured"
