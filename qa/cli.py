@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,29 +37,25 @@ def _service(settings: Settings) -> QAService:
     return build_service(settings)
 
 
-def _progress(total: int) -> Callable[[int], None]:
-    if not sys.stderr.isatty() or total < 2:
-        return lambda n: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="doc", file=sys.stderr, leave=False)
-
-    def advance(n: int) -> None:
-        bar.update(n)
-
-    return advance
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.ingest.progress import token_progress
+
     service = _service(settings)
     report = service.ingest_paths(
-        [Path(p) for p in args.paths], prune=args.prune, progress_factory=_progress
+        [Path(p) for p in args.paths],
+        prune=args.prune,
+        dry_run=args.dry_run,
+        collection=args.collection,
+        progress_factory=token_progress,
     )
     for line in report.errors:
         print(f"error: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
+        verb = "would remove" if args.dry_run else "removed"
+        for doc_id in report.removed_ids:
+            print(f"{verb} {doc_id}")
         print(report.summary())
     return 2 if report.failed else 0
 
@@ -112,7 +108,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.degraded:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:
-        print(f"\n[{c.n}] {c.title} — {c.source}, lines {c.line_start}-{c.line_end}")
+        print(f"\n[{c.n}] {c.title} — {c.doc_id}, lines {c.line_start}-{c.line_end}")
         print(f"    “{c.quote}”")
     print(f"\nconversation: {answer.conversation_id}", file=sys.stderr)
     return 0
@@ -170,7 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="ingest files and folders (.txt .md .json .jsonl)")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove documents whose files lived under these folders and are gone "
+        "(documents from other folders or the API are never touched)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="change nothing: report what would be added, updated and removed",
+    )
+    p.add_argument(
+        "--collection",
+        "--as",
+        metavar="NAME",
+        default=None,
+        help="id prefix of these files' documents (default: each folder's name): "
+        "documents are NAME/<path in the folder>",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
 

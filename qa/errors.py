@@ -3,6 +3,8 @@
 QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
+│   ├── ConflictError       clashes with what is stored (a document id taken): 409
+│   │   └── EmptyStoreError nothing ingested yet, so nothing to answer from: 409
 │   └── IngestError         one document could not be read or parsed (names file/line)
 ├── ConfigError             settings that cannot work (startup refuses)
 │   └── EmbedderMismatchError  the collection was built by another embedder
@@ -25,6 +27,19 @@ class InputError(QAError):
 
 class NotFoundError(InputError):
     """A named thing (document, conversation) does not exist."""
+
+
+class ConflictError(InputError):
+    """The request clashes with what is stored (e.g. a document id another source holds)."""
+
+
+class EmptyStoreError(ConflictError):
+    """No document has been ingested, so a question cannot be answered from the articles."""
+
+    MESSAGE = "no documents ingested yet: run qa ingest PATH"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
 
 
 class IngestError(InputError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
 from qa.errors import InputError, NotFoundError, QAError
-from qa.ingest.pipeline import IngestPipeline, IngestReport
+from qa.ingest.pipeline import IngestPipeline, IngestReport, ProgressFactory
 from qa.ports import (
     Answerer,
     Condenser,
@@ -92,20 +92,30 @@ class QAService:
         self,
         docs: Sequence[Document],
         report: IngestReport | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress_factory: ProgressFactory | None = None,
     ) -> IngestReport:
         """Store ``docs``; unchanged ones write nothing, changed ones replace their chunks."""
-        return self._ingest.documents(docs, report, progress)
+        return self._ingest.documents(docs, report, progress_factory)
 
     def ingest_paths(
         self,
         paths: Sequence[Path],
         *,
         prune: bool = False,
-        progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+        dry_run: bool = False,
+        collection: str | None = None,
+        progress_factory: ProgressFactory | None = None,
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported, the rest still ingested."""
-        return self._ingest.paths(paths, prune=prune, progress_factory=progress_factory)
+        """Ingest files and folders (ids: qa/ingest/identity.py); bad files are reported, the
+        rest still ingested. ``prune``: remove documents whose files under a folder argument
+        are gone; ``dry_run``: change nothing, report what would be done."""
+        return self._ingest.paths(
+            paths,
+            prune=prune,
+            dry_run=dry_run,
+            collection=collection,
+            progress_factory=progress_factory,
+        )
 
     def add_records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""

@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
     ConfigError,
+    ConflictError,
     EmbedderError,
+    EmptyStoreError,
     InputError,
     LLMError,
     NotFoundError,
@@ -29,6 +31,10 @@ def error_body(status: int, kind: str, message: str, **extra: object) -> JSONRes
 def status_for(exc: QAError) -> tuple[int, str]:
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
+    if isinstance(exc, EmptyStoreError):
+        return 409, "empty_store"
+    if isinstance(exc, ConflictError):
+        return 409, "conflict"
     if isinstance(exc, InputError):
         return 422, "invalid_request"
     if isinstance(exc, StoreError | EmbedderError):

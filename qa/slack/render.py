@@ -191,7 +191,8 @@ def citation_block(citation: Citation) -> Block:
         if citation.line_start == citation.line_end
         else f"lines {citation.line_start}-{citation.line_end}"
     )
-    source = f" · {escape(citation.source)}" if citation.source != citation.title else ""
+    # The document id names the article (collection/path) wherever it came from.
+    source = f" · {escape(citation.doc_id)}" if citation.doc_id != citation.title else ""
     quote_text = escape(_shorten(citation.quote, QUOTE_LIMIT))
     block = _section(f"*[{citation.n}]* {head}, {lines}{source}\n>{quote_text}")
     return block | {"block_id": f"{CITATION_BLOCK_PREFIX}{citation.n}"}

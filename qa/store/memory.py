@@ -313,6 +313,7 @@ class MemoryStore:
                         "publisher",
                         "published_at",
                         "content_hash",
+                        "location",
                     }
                 ),
                 line_count=len(record.document.lines),

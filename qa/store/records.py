@@ -2,9 +2,10 @@
 
 Chunk metadata holds doc_id, source, title, url, published_ts (epoch seconds; ``undated:
 True`` instead when the document has no date), line/char ranges, index and the document's
-content_hash; a document record holds its full text and DocumentInfo fields, with
-``excluded`` and extra ``metadata`` as JSON strings (Chroma metadata is flat); a
-sentence-vector record holds its spans as JSON and its int8 rows as base64.
+content_hash; a document record holds its full text and DocumentInfo fields (``location``
+only for documents read from files), with ``excluded`` and extra ``metadata`` as JSON
+strings (Chroma metadata is flat); a sentence-vector record holds its spans as JSON and its
+int8 rows as base64.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def document_metadata(doc: Document, chunk_count: int) -> dict[str, Any]:
     }
     if doc.url:
         meta["url"] = doc.url
+    if doc.location:
+        meta["location"] = doc.location
     if doc.publisher:
         meta["publisher"] = doc.publisher
     if doc.published_at is not None:
@@ -108,6 +111,7 @@ def document_info(meta: Mapping[str, Any]) -> DocumentInfo:
         content_hash=meta["content_hash"],
         line_count=meta["line_count"],
         chunk_count=meta["chunk_count"],
+        location=meta.get("location"),
     )
 
 

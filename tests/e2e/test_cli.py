@@ -42,7 +42,7 @@ def test_ingest_reports_bad_files_and_keeps_the_rest(tmp_path: Path, corpus: Pat
     assert any("binary.txt" in line for line in errors), errors
     assert "Traceback" not in result.stderr
     summary = result.stdout.strip().splitlines()[-1]
-    assert summary.startswith("3 documents ingested")
+    assert summary.startswith("3 added, 0 updated, 0 unchanged")
     assert "1 skipped" in summary
     assert "3 failed" in summary
 

@@ -16,9 +16,10 @@ def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) 
     (tmp_path / "c.txt").write_bytes(b"\x00\x01")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
     result = load_paths([tmp_path, tmp_path / "nope"], max_document_bytes=LIMIT)
-    assert [d.doc_id for d in result.documents] == ["a.txt"]
+    name = tmp_path.name  # the collection: the folder's own name
+    assert [d.doc_id for d in result.documents] == [f"{name}/a.txt"]
     assert result.skipped == [tmp_path / "notes.pdf"]
     wheres = sorted(e.where for e in result.errors)
     assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl", "c.txt"])
     duplicate = next(e for e in result.errors if e.where == "b.jsonl")
-    assert "duplicate document id 'a.txt' (first in a.txt)" in duplicate.reason
+    assert f"duplicate document id '{name}/a.txt' (first in a.txt)" in duplicate.reason
