@@ -1,4 +1,4 @@
-"""Command line: qa ingest | search | ask | serve | slack | eval | feedback."""
+"""Command line: qa ingest | status | search | ask | serve | slack | eval | feedback."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def _service(settings: Settings) -> QAService:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from qa.ingest.progress import token_progress
 
+    print(f"qa: data in {settings.store.data_dir.resolve()}", file=sys.stderr)
     service = _service(settings)
     report = service.ingest_paths(
         [Path(p) for p in args.paths],
@@ -93,14 +94,19 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.errors import EmptyStoreError
+
     as_of = _as_of(args)
-    answer = _service(settings).ask(
-        args.question,
-        conversation_id=args.conversation,
-        top_k=args.k,
-        filters=_filters(args),
-        as_of=as_of,
-    )
+    try:
+        answer = _service(settings).ask(
+            args.question,
+            conversation_id=args.conversation,
+            top_k=args.k,
+            filters=_filters(args),
+            as_of=as_of,
+        )
+    except EmptyStoreError as exc:
+        raise CLIError(f"{exc} (data: {settings.store.data_dir.resolve()})", code=1) from None
     if args.json:
         print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
         return 0
@@ -118,10 +124,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from qa.api.app import create_app
+    from qa.listen import check_listen
 
     api = settings.api
-    host = args.host or api.host
-    port = args.port or api.port
+    host = api.host if args.host is None else args.host
+    port = api.port if args.port is None else args.port
+    host, port = check_listen(host, port)
     if host not in LOOPBACK and not api.api_keys and not api.allow_anonymous:
         raise CLIError(
             f"refusing to listen on {host} without API keys: set QA_API_KEYS "
@@ -129,6 +137,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     settings = settings.model_copy(update={"api": {"host": host, "port": port}})
     uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.status import status
+
+    documents = []
+    if settings.store.chroma_url or (settings.store.data_dir / "chroma").is_dir():
+        from qa.wiring import build_store
+
+        documents = build_store(settings).list_documents()
+    found = status(settings, documents)
+    if args.json:
+        print(json.dumps(found.as_dict()))
+    else:
+        print("\n".join(found.lines()))
     return 0
 
 
@@ -208,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser(
+        "status", help="where the data is, what it holds, which embedder and answerer run"
+    )
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_status)
+
     p = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
     p.set_defaults(func=cmd_slack)
 
@@ -247,6 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: invalid settings: {problems}", file=sys.stderr)
         return 2
     configure_logging(settings.logging, verbose=args.verbose)
+    from qa.status import old_store_hint
+
+    hint = old_store_hint(settings)
+    if hint:
+        print(f"qa: {hint}", file=sys.stderr)
     if args.command not in ("serve", "slack") and not args.verbose:
         # One-shot commands print their result; progress logs are for -v.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -16,7 +16,7 @@ from typing import Any
 
 from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
-from qa.errors import InputError, NotFoundError, QAError
+from qa.errors import EmptyStoreError, InputError, NotFoundError, QAError
 from qa.ingest.pipeline import IngestPipeline, IngestReport, ProgressFactory
 from qa.ports import (
     Answerer,
@@ -262,6 +262,9 @@ class QAService:
             yield unreadable
             return
         prepared = self._prepare(question, conversation_id, top_k, filters, history, as_of=as_of)
+        if not prepared.hits and not self._store.document_hashes():
+            # Not "the articles don't say": there are no articles (often the wrong data dir).
+            raise EmptyStoreError()
         conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()

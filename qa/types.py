@@ -101,6 +101,7 @@ class DocumentInfo(_Frozen):
     line_count: int
     chunk_count: int
     location: str | None = None  # as in Document
+    written_at: datetime | None = None  # when this version was stored
 
 
 class Chunk(_Frozen):

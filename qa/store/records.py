@@ -112,6 +112,9 @@ def document_info(meta: Mapping[str, Any]) -> DocumentInfo:
         line_count=meta["line_count"],
         chunk_count=meta["chunk_count"],
         location=meta.get("location"),
+        written_at=datetime.fromtimestamp(float(ts), tz=UTC)
+        if (ts := meta.get("written_ts")) is not None
+        else None,
     )
 
 
@@ -147,7 +150,7 @@ def hit_from_record(chunk_id: str, text: str | None, meta: Mapping[str, Any], sc
 def document_from_record(text: str | None, meta: Mapping[str, Any]) -> Document:
     info = document_info(meta)
     return Document(
-        **info.model_dump(exclude={"line_count", "chunk_count"}),
+        **info.model_dump(exclude={"line_count", "chunk_count", "written_at"}),
         metadata=json.loads(str(meta.get("metadata") or "{}")),
         # "".split("\n") is [""]: the line count tells a document of no lines apart.
         lines=tuple((text or "").split("\n")) if info.line_count else (),
