@@ -5,7 +5,7 @@ write per group of documents; and what a run did (IngestReport)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
 #: Chunks embedded and written together across documents (each write is a commit).
 EMBED_GROUP = 256
-#: Texts per embedder call within a group: progress moves after each.
+#: Most texts, and most tokens, per embedder call within a group: progress moves after
+#: each call, and calls of a similar number of tokens take a similar time.
 EMBED_SLICE = 128
+EMBED_SLICE_TOKENS = 4096
 #: Above this many documents, one listing of the store beats reading them one by one.
 _LIST_ABOVE = 32
 
@@ -287,8 +289,7 @@ class IngestPipeline:
         as the work is done (the embedder pads each batch to its longest text)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: Vectors | None = None
-        for start in range(0, len(order), EMBED_SLICE):
-            part = order[start : start + EMBED_SLICE]
+        for part in _slices(order, tokens):
             vectors = self._embedder.embed([texts[i] for i in part])
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
@@ -399,6 +400,29 @@ class IngestPipeline:
         if len(set(ids)) != len(ids):
             raise InputError("documents: two documents share one id")
         return self.documents(docs)
+
+
+def _slices(order: list[int], tokens: list[int]) -> Iterator[list[int]]:
+    """``order`` (by length) cut into runs of at most EMBED_SLICE texts and about
+    EMBED_SLICE_TOKENS, the shortest and the longest runs taken in turn: a token of a long
+    text costs more than one of a short sentence, and the rate (the bar's ETA) must not
+    drift from short to long over a group."""
+    parts: list[list[int]] = [[]]
+    budget = 0
+    for i in order:
+        part = parts[-1]
+        if part and (len(part) >= EMBED_SLICE or budget + tokens[i] > EMBED_SLICE_TOKENS):
+            parts.append([])
+            budget = 0
+        parts[-1].append(i)
+        budget += tokens[i]
+    low, high = 0, len(parts) - 1
+    while low <= high:
+        if parts[low]:
+            yield parts[low]
+        if high != low and parts[high]:
+            yield parts[high]
+        low, high = low + 1, high - 1
 
 
 def _stored_from(listing: Iterable[DocumentInfo]) -> dict[str, Stored]:

@@ -97,3 +97,16 @@ def test_the_bar_on_a_terminal_counts_tokens_against_the_total() -> None:
     assert "0.00/4.00k" in stream.getvalue()  # the total, before any work
     assert "tok/s" in stream.getvalue()
     advance(4000)  # done: the bar closes (and clears its line)
+
+
+def test_embed_slices_cover_every_text_once_within_the_budget_short_and_long_in_turn() -> None:
+    from qa.ingest.pipeline import EMBED_SLICE_TOKENS, _slices
+
+    tokens = [5] * 900 + [200] * 300  # sentences, then chunks
+    order = sorted(range(len(tokens)), key=tokens.__getitem__)
+    parts = list(_slices(order, tokens))
+    assert sorted(i for part in parts for i in part) == list(range(len(tokens)))
+    assert all(len(p) <= EMBED_SLICE for p in parts)
+    assert all(sum(tokens[i] for i in p) <= EMBED_SLICE_TOKENS for p in parts)
+    # the first two calls: one of short texts, one of long ones (the rate stays even)
+    assert {tokens[parts[0][0]], tokens[parts[1][0]]} == {5, 200}
