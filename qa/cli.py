@@ -1,4 +1,5 @@
-"""Command line: qa ingest | check | search | ask | serve | mcp | slack | eval | feedback."""
+"""Command line: qa ingest | status | check | search | ask | serve | mcp | slack | eval |
+feedback."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,27 +38,18 @@ def _service(settings: Settings) -> QAService:
     return build_service(settings)
 
 
-def _progress(total: int) -> Callable[[int], None]:
-    if not sys.stderr.isatty() or total < 2:
-        return lambda n: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="doc", file=sys.stderr, leave=False)
-
-    def advance(n: int) -> None:
-        bar.update(n)
-
-    return advance
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from qa.ingest.fetch import is_url
+    from qa.ingest.progress import token_progress
 
+    print(f"qa: data in {settings.store.data_dir.resolve()}", file=sys.stderr)
     service = _service(settings)
     report = service.ingest_paths(
         [Path(p) for p in args.paths if not is_url(p)],
         prune=args.prune,
-        progress_factory=_progress,
+        dry_run=args.dry_run,
+        collection=args.collection,
+        progress_factory=token_progress,
         urls=[p for p in args.paths if is_url(p)],
     )
     for line in report.skips:
@@ -67,6 +59,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
+        verb = "would remove" if args.dry_run else "removed"
+        for doc_id in report.removed_ids:
+            print(f"{verb} {doc_id}")
         print(report.summary())
     return 2 if report.failed else 0
 
@@ -115,14 +110,19 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.errors import EmptyStoreError
+
     as_of = _as_of(args)
-    answer = _service(settings).ask(
-        args.question,
-        conversation_id=args.conversation,
-        top_k=args.k,
-        filters=_filters(args),
-        as_of=as_of,
-    )
+    try:
+        answer = _service(settings).ask(
+            args.question,
+            conversation_id=args.conversation,
+            top_k=args.k,
+            filters=_filters(args),
+            as_of=as_of,
+        )
+    except EmptyStoreError as exc:
+        raise CLIError(f"{exc} (data: {settings.store.data_dir.resolve()})", code=1) from None
     if args.json:
         print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
         return 0
@@ -139,7 +139,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"(degraded: {answer.degraded_reason})")
     for c in answer.citations:
         page = f"page {c.page}, " if c.page is not None else ""
-        print(f"\n[{c.n}] {c.title} — {c.source}, {page}lines {c.line_start}-{c.line_end}")
+        print(f"\n[{c.n}] {c.title} — {c.doc_id}, {page}lines {c.line_start}-{c.line_end}")
         print(f"    “{c.quote}”")
         if c.link:
             print(f"    {c.link}")
@@ -151,10 +151,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from qa.api.app import create_app
+    from qa.listen import check_listen
 
     api = settings.api
-    host = args.host or api.host
-    port = args.port or api.port
+    host = api.host if args.host is None else args.host
+    port = api.port if args.port is None else args.port
+    host, port = check_listen(host, port)
     if host not in LOOPBACK and not api.api_keys:
         if not (api.allow_anonymous or args.no_auth):
             raise CLIError(
@@ -186,6 +188,22 @@ def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
     from qa.api.mcp import serve_stdio
 
     serve_stdio(lambda: _service(settings))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.status import status
+
+    documents = []
+    if settings.store.chroma_url or (settings.store.data_dir / "chroma").is_dir():
+        from qa.wiring import build_store
+
+        documents = build_store(settings).list_documents()
+    found = status(settings, documents)
+    if args.json:
+        print(json.dumps(found.as_dict()))
+    else:
+        print("\n".join(found.lines()))
     return 0
 
 
@@ -229,7 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="ingest files, folders and http(s) URLs (.txt .md .json .jsonl .html .pdf)",
     )
     p.add_argument("paths", nargs="+")
-    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove documents whose files lived under these folders and are gone "
+        "(documents from other folders or the API are never touched)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="change nothing: report what would be added, updated and removed",
+    )
+    p.add_argument(
+        "--collection",
+        "--as",
+        metavar="NAME",
+        default=None,
+        help="id prefix of these files' documents (default: each folder's name): "
+        "documents are NAME/<path in the folder>",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
 
@@ -265,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mcp", help="serve the MCP tools (search, ask, get_lines) on stdio")
     p.set_defaults(func=cmd_mcp)
+    p = sub.add_parser(
+        "status", help="where the data is, what it holds, which embedder and answerer run"
+    )
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("slack", help="run the Slack bot in Socket Mode")
     p.set_defaults(func=cmd_slack)
@@ -305,6 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: invalid settings: {problems}", file=sys.stderr)
         return 2
     configure_logging(settings.logging, verbose=args.verbose)
+    from qa.status import old_store_hint
+
+    hint = old_store_hint(settings)
+    if hint:
+        print(f"qa: {hint}", file=sys.stderr)
     if args.command not in ("serve", "slack", "mcp") and not args.verbose:
         # One-shot commands print their result; progress logs are for -v.
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -48,6 +48,13 @@ OTHER_QA_VARIABLES = frozenset(
 )
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder (platformdirs): the same store from any working directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qa", appauthor=False))
+
+
 class SettingsGroup(BaseModel):
     """One group of settings; unknown keys are an error, as in Settings."""
 
@@ -65,7 +72,9 @@ class StoreSettings(SettingsGroup):
     """Where the data lives: Chroma (embedded or a server), its collections, local state."""
 
     data_dir: Path = Field(
-        Path("./data"), description="Embedded Chroma, the conversation database and local state."
+        default_factory=default_data_dir,
+        description="Embedded Chroma, the conversation database and local state (default: "
+        "the per-user data folder, ~/.local/share/qa on Linux; `qa status` prints it).",
     )
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (http://host:port). Unset: embedded Chroma."
@@ -234,9 +243,11 @@ class LLMSettings(SettingsGroup):
 
     provider: Literal["auto", "off", "openai", "scripted"] = Field(
         "auto",
-        description="Which chat model answers. auto: an OpenAI-compatible endpoint when a base "
-        "URL or API key is set, else extractive only; off: extractive only; openai: the "
-        "endpoint; scripted: an in-process fake that quotes the first source (demos, tests).",
+        description="Which chat model answers. auto: the OpenAI-compatible endpoint at "
+        "QA_LLM_BASE_URL when one is set, else extractive only (an API key alone, such as "
+        "OPENAI_API_KEY in the environment, never sends articles anywhere); off: extractive "
+        "only; openai: the endpoint (OpenAI's own unless QA_LLM_BASE_URL says otherwise); "
+        "scripted: an in-process fake that quotes the first source (demos, tests).",
     )
     base_url: str | None = Field(
         None, description="OpenAI-compatible base URL (OpenAI, vLLM, Ollama, llama.cpp)."
@@ -253,7 +264,8 @@ class LLMSettings(SettingsGroup):
     def enabled(self) -> bool:
         """Whether a chat model answers (see ``provider``)."""
         if self.provider == "auto":
-            return self.base_url is not None or self.api_key is not None
+            # Only a base URL is a choice; a key is often in the environment for other tools.
+            return self.base_url is not None
         return self.provider != "off"
 
 

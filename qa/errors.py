@@ -4,6 +4,8 @@ QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
 │   ├── ForbiddenError      the caller's key may not do this (a read key on an admin route): 403
+│   ├── ConflictError       clashes with what is stored (a document id taken): 409
+│   │   └── EmptyStoreError nothing ingested yet, so nothing to answer from: 409
 │   └── IngestError         one document could not be read or parsed (names file/line)
 │       └── SkippedFileError  a file passed over on purpose: binary, empty, too large, unreadable
 ├── ConfigError             settings that cannot work (startup refuses)
@@ -32,6 +34,19 @@ class NotFoundError(InputError):
 
 class ForbiddenError(InputError):
     """The caller is known but may not do this (a read-scoped API key on an admin route)."""
+
+
+class ConflictError(InputError):
+    """The request clashes with what is stored (e.g. a document id another source holds)."""
+
+
+class EmptyStoreError(ConflictError):
+    """No document has been ingested, so a question cannot be answered from the articles."""
+
+    MESSAGE = "no documents ingested yet: run qa ingest PATH"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
 
 
 class IngestError(InputError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,10 +16,10 @@ from typing import Any
 
 from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
-from qa.errors import InputError, NotFoundError, QAError
+from qa.errors import EmptyStoreError, InputError, NotFoundError, QAError
 from qa.follower import StoreFollower
 from qa.ingest.check import CheckReport, check_store, repair_store
-from qa.ingest.pipeline import IngestPipeline, IngestReport
+from qa.ingest.pipeline import IngestPipeline, IngestReport, ProgressFactory
 from qa.ports import (
     Answerer,
     Condenser,
@@ -98,22 +98,33 @@ class QAService:
         self,
         docs: Sequence[Document],
         report: IngestReport | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress_factory: ProgressFactory | None = None,
     ) -> IngestReport:
         """Store ``docs``; unchanged ones write nothing, changed ones replace their chunks."""
-        return self._ingest.documents(docs, report, progress)
+        return self._ingest.documents(docs, report, progress_factory)
 
     def ingest_paths(
         self,
         paths: Sequence[Path],
         *,
         prune: bool = False,
-        progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+        dry_run: bool = False,
+        collection: str | None = None,
+        progress_factory: ProgressFactory | None = None,
         urls: Sequence[str] = (),
     ) -> IngestReport:
-        """Ingest files and folders (and the web pages at ``urls``); bad ones are reported,
-        the rest still ingested."""
-        return self._ingest.paths(paths, prune=prune, progress_factory=progress_factory, urls=urls)
+        """Ingest files and folders (ids: qa/ingest/identity.py) and the web pages at
+        ``urls``; bad ones are reported, the rest still ingested. ``prune``: remove documents
+        whose files under a folder argument are gone; ``dry_run``: change nothing, report what
+        would be done."""
+        return self._ingest.paths(
+            paths,
+            prune=prune,
+            dry_run=dry_run,
+            collection=collection,
+            progress_factory=progress_factory,
+            urls=urls,
+        )
 
     def ingest_urls(self, urls: Sequence[str]) -> IngestReport:
         """Fetch and ingest web pages (HTML, PDF, text); failures are reported per URL."""
@@ -325,6 +336,9 @@ class QAService:
             owner=owner,
             remember=remember,
         )
+        if not prepared.hits and not self._store.document_hashes():
+            # Not "the articles don't say": there are no articles (often the wrong data dir).
+            raise EmptyStoreError()
         conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question
         hits, turns, retrieve_ms = prepared.hits, prepared.history, prepared.retrieve_ms
         answer_started = time.perf_counter()

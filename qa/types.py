@@ -60,6 +60,10 @@ class Document(_Frozen):
     lines: tuple[str, ...]
     excluded: frozenset[int] = frozenset()
     content_hash: str
+    #: The resolved absolute path of the file it was read from; None for documents posted
+    #: through the API (and for those stored before qa kept it). Prune and collision
+    #: checks go by it.
+    location: str | None = None
 
     @property
     def text(self) -> str:
@@ -96,6 +100,8 @@ class DocumentInfo(_Frozen):
     content_hash: str
     line_count: int
     chunk_count: int
+    location: str | None = None  # as in Document
+    written_at: datetime | None = None  # when this version was stored
 
 
 class Chunk(_Frozen):

@@ -3,6 +3,7 @@ and decorates it once (batching, caching, metrics)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from qa.answering.attribution import AttributedAnswerer
@@ -16,9 +17,12 @@ from qa.observability.instrument import MeteredChatModel, instrument
 from qa.ports import Answerer, ChatModel, Condenser, Embedder, Retriever
 from qa.retrieval import HybridRetriever
 from qa.service import QAService
+from qa.status import startup_line
 from qa.store.chroma import ChromaStore
 from qa.store.conversations_unavailable import open_conversation_log
 from qa.store.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,17 @@ def build_service(
     )
 
 
+def build_store(settings: Settings) -> ChromaStore:
+    """The store alone (connects on first use), e.g. for `qa status`."""
+    return ChromaStore.from_settings(settings.store)
+
+
 def build_components(settings: Settings, *, embedder: Embedder | None = None) -> Components:
     """Every part of the service, undecorated by metrics."""
     settings.store.data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("%s", startup_line(settings))
     embedder = embedder or build_embedder(settings.embedding, settings.llm)
-    store = ChromaStore.from_settings(settings.store)
+    store = build_store(settings)
     lexical = LexicalIndex(settings.store.lexical_cache_dir, cache_key=settings.store.identity)
     # Questions and answer sentences: concurrent requests share model runs, and the question
     # is embedded once for search and answer. Ingestion calls ``embedder`` directly.

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
+import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fakes.chroma_server import ChromaServer
+
+# qa's default data folder is the per-user one (platformdirs: $XDG_DATA_HOME/qa on Linux).
+# Tests never write there: every Settings() without QA_DATA_DIR, in this process or a
+# subprocess (they inherit the environment), lands in this throwaway folder instead.
+TEST_DATA_HOME = tempfile.mkdtemp(prefix="qa-tests-data-home-")
+os.environ["XDG_DATA_HOME"] = TEST_DATA_HOME
+atexit.register(shutil.rmtree, TEST_DATA_HOME, ignore_errors=True)
 
 
 def _loopback_host(host: str) -> bool:

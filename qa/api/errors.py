@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
     ConfigError,
+    ConflictError,
     EmbedderError,
+    EmptyStoreError,
     ForbiddenError,
     InputError,
     LLMError,
@@ -32,6 +34,10 @@ def status_for(exc: QAError) -> tuple[int, str]:
         return 404, "not_found"
     if isinstance(exc, ForbiddenError):
         return 403, "forbidden"
+    if isinstance(exc, EmptyStoreError):
+        return 409, "empty_store"
+    if isinstance(exc, ConflictError):
+        return 409, "conflict"
     if isinstance(exc, InputError):
         return 422, "invalid_request"
     if isinstance(exc, StoreError | EmbedderError):

@@ -197,7 +197,8 @@ def citation_block(citation: Citation) -> Block:
     title = _label(citation.title or citation.source)
     head = f"<{url}|{title}>" if url else f"*{title}*"
     lines = _lines(citation)
-    source = f" · {escape(citation.source)}" if citation.source != citation.title else ""
+    # The document id names the article (collection/path) wherever it came from.
+    source = f" · {escape(citation.doc_id)}" if citation.doc_id != citation.title else ""
     quote_text = escape(_shorten(citation.quote, QUOTE_LIMIT))
     block = _section(f"*[{citation.n}]* {head}, {lines}{source}\n>{quote_text}")
     return block | {"block_id": f"{CITATION_BLOCK_PREFIX}{citation.n}"}

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -340,10 +341,12 @@ class MemoryStore:
                         "publisher",
                         "published_at",
                         "content_hash",
+                        "location",
                     }
                 ),
                 line_count=len(record.document.lines),
                 chunk_count=len(record.chunk_ids),
+                written_at=datetime.fromtimestamp(record.written_ts, tz=UTC),
             )
             for _, record in records
         ]

@@ -2,9 +2,10 @@
 
 Chunk metadata holds doc_id, source, title, url, published_ts (epoch seconds; ``undated:
 True`` instead when the document has no date), line/char ranges, index and the document's
-content_hash; a document record holds its full text and DocumentInfo fields, with
-``excluded`` and extra ``metadata`` as JSON strings (Chroma metadata is flat); a
-sentence-vector record holds its spans as JSON and its int8 rows as base64.
+content_hash; a document record holds its full text and DocumentInfo fields (``location``
+only for documents read from files), with ``excluded`` and extra ``metadata`` as JSON
+strings (Chroma metadata is flat); a sentence-vector record holds its spans as JSON and its
+int8 rows as base64.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def document_metadata(doc: Document, chunk_count: int) -> dict[str, Any]:
     }
     if doc.url:
         meta["url"] = doc.url
+    if doc.location:
+        meta["location"] = doc.location
     if doc.publisher:
         meta["publisher"] = doc.publisher
     if doc.published_at is not None:
@@ -108,6 +111,10 @@ def document_info(meta: Mapping[str, Any]) -> DocumentInfo:
         content_hash=meta["content_hash"],
         line_count=meta["line_count"],
         chunk_count=meta["chunk_count"],
+        location=meta.get("location"),
+        written_at=datetime.fromtimestamp(float(ts), tz=UTC)
+        if (ts := meta.get("written_ts")) is not None
+        else None,
     )
 
 
@@ -143,7 +150,7 @@ def hit_from_record(chunk_id: str, text: str | None, meta: Mapping[str, Any], sc
 def document_from_record(text: str | None, meta: Mapping[str, Any]) -> Document:
     info = document_info(meta)
     return Document(
-        **info.model_dump(exclude={"line_count", "chunk_count"}),
+        **info.model_dump(exclude={"line_count", "chunk_count", "written_at"}),
         metadata=json.loads(str(meta.get("metadata") or "{}")),
         # "".split("\n") is [""]: the line count tells a document of no lines apart.
         lines=tuple((text or "").split("\n")) if info.line_count else (),

@@ -23,7 +23,7 @@ from qa.types import DocumentWrite
 from qa.wiring import build_service
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-TAJIK = "000_4e774364687dacde.txt"
+TAJIK = "seeds/000_4e774364687dacde.txt"
 QUESTION = "How many Afghan soldiers did Tajik border guards let into Tajikistan on July 5?"
 
 
@@ -112,7 +112,7 @@ def test_stale_or_deleted_vectors_are_not_used(tmp_path: Path) -> None:
     assert store.sentence_vectors(TAJIK, edited.content_hash) is None
     assert store.sentence_vectors(TAJIK, doc.content_hash) is None  # dropped, not kept
     assert [d.doc_id for d in store.list_documents()] == sorted(
-        ["000_4e774364687dacde.txt", "001_6767eb312ccb9e98.txt"]
+        ["seeds/000_4e774364687dacde.txt", "seeds/001_6767eb312ccb9e98.txt"]
     )
     assert store.delete_document(TAJIK)
     raw = store._db.connect().sentences.get(ids=[TAJIK])

@@ -173,7 +173,7 @@ def test_documents_lifecycle(client: TestClient) -> None:
     assert again["unchanged"] == 1
     listed = [d["doc_id"] for d in client.get("/v1/documents").json()["documents"]]
     assert "zz-test" in listed
-    assert SEED_A in listed
+    assert f"seeds/{SEED_A}" in listed  # a file's id: its collection (folder) and path
     doc = client.get("/v1/documents/zz-test").json()
     assert doc["line_count"] == 3
     lines = client.get("/v1/documents/zz-test/lines", params={"start": 3}).json()["lines"]
@@ -208,15 +208,17 @@ def test_bad_documents_are_rejected_and_nothing_changes(
 
 
 def test_lines_of_a_seed_keep_original_numbering(client: TestClient) -> None:
-    lines = client.get(f"/v1/documents/{SEED_B}/lines", params={"start": 1, "end": 3}).json()
+    lines = client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 1, "end": 3}).json()
     assert [line["n"] for line in lines["lines"]] == [1, 2, 3]
     assert lines["lines"][1]["text"] == ""
     assert lines["lines"][2]["text"] == "6 Jul, 2021 11:48"
 
 
 def test_lines_out_of_range(client: TestClient) -> None:
-    assert client.get(f"/v1/documents/{SEED_B}/lines", params={"start": 999}).status_code == 422
-    assert client.get(f"/v1/documents/{SEED_B}/lines", params={"start": 0}).status_code == 422
+    assert (
+        client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 999}).status_code == 422
+    )
+    assert client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 0}).status_code == 422
     assert client.get("/v1/documents/nope/lines").status_code == 404
 
 

@@ -44,7 +44,7 @@ def test_ingest_reports_bad_files_and_keeps_the_rest(tmp_path: Path, corpus: Pat
     assert any("notes.csv: unsupported file type" in line for line in skips), skips
     assert "Traceback" not in result.stderr
     summary = result.stdout.strip().splitlines()[-1]
-    assert summary.startswith("3 documents ingested")
+    assert summary.startswith("3 added, 0 updated, 0 unchanged")
     assert "2 skipped" in summary
     assert "2 failed" in summary
 

@@ -17,7 +17,8 @@ def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) 
     (tmp_path / "notes.docx").write_bytes(b"PK")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7 then nothing")
     result = load_paths([tmp_path, tmp_path / "nope"], max_document_bytes=LIMIT)
-    assert [d.doc_id for d in result.documents] == ["a.txt"]
+    name = tmp_path.name  # the collection: the folder's own name
+    assert [d.doc_id for d in result.documents] == [f"{name}/a.txt"]
     assert result.skipped == [tmp_path / "notes.docx"]
     # Binary and unreadable files are skipped on purpose, saying why; the rest are errors.
     assert sorted(s.where for s in result.skips) == ["broken.pdf", "c.txt"]
@@ -25,4 +26,4 @@ def test_load_paths_collects_documents_errors_and_duplicate_ids(tmp_path: Path) 
     wheres = sorted(e.where for e in result.errors)
     assert wheres == sorted([str(tmp_path / "nope"), "b.jsonl"])
     duplicate = next(e for e in result.errors if e.where == "b.jsonl")
-    assert "duplicate document id 'a.txt' (first in a.txt)" in duplicate.reason
+    assert f"duplicate document id '{name}/a.txt' (first in a.txt)" in duplicate.reason

@@ -11,7 +11,7 @@ from fakes.news import HARBOUR, NEWS, SHIPS_LINE, SHIPS_QUESTION, UNANSWERABLE
 from fakes.service import ServiceFactory
 
 from qa.answering.citations import ABSTAIN_TEXT, verify_citation
-from qa.errors import LLMError
+from qa.errors import EmptyStoreError, LLMError
 from qa.llm.scripted import ScriptedChatModel, split_pieces
 from qa.service import QAService
 from qa.types import Answer, Filters
@@ -72,10 +72,20 @@ def test_an_unanswerable_question_abstains_with_no_citations(make: ServiceFactor
     assert (answer.answer, answer.answerable, answer.citations) == (ABSTAIN_TEXT, False, [])
 
 
-def test_an_empty_store_abstains(make: ServiceFactory) -> None:
+def test_an_empty_store_says_so_instead_of_abstaining(make: ServiceFactory) -> None:
+    """ "The articles don't say" would hide the real problem (nothing ingested, or another
+    data folder): the answer is an EmptyStoreError saying what to run."""
     service = make().service
     assert service.search(SHIPS_QUESTION) == []
-    answer = service.ask(SHIPS_QUESTION)
+    with pytest.raises(EmptyStoreError, match="no documents ingested yet: run qa ingest PATH"):
+        service.ask(SHIPS_QUESTION)
+    with pytest.raises(EmptyStoreError):
+        next(service.ask_stream(SHIPS_QUESTION))
+
+
+def test_a_store_whose_documents_are_filtered_out_still_abstains(make: ServiceFactory) -> None:
+    service = make(NEWS).service
+    answer = service.ask(SHIPS_QUESTION, filters=Filters(source=["no-such-source"]))
     assert (answer.answer, answer.answerable, answer.citations) == (ABSTAIN_TEXT, False, [])
 
 

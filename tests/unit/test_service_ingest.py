@@ -194,11 +194,11 @@ def test_ingest_paths_reports_a_bad_file_and_ingests_the_good_one(
     assert (report.documents, report.skipped, report.failed, report.unchanged) == (1, 1, 0, 0)
     assert report.skips == ["bad.txt: binary file (contains NUL bytes), not text"]
     assert report.errors == []
-    assert [i.doc_id for i in built.service.list_documents()] == ["good.txt"]
-    doc = built.service.get_document("good.txt")
+    assert [i.doc_id for i in built.service.list_documents()] == ["articles/good.txt"]
+    doc = built.service.get_document("articles/good.txt")
     assert doc.lines == ("Lighthouse restored", "", "The lighthouse was restored.")
     hits = built.service.search("lighthouse restored")
-    assert hits and {h.doc_id for h in hits} == {"good.txt"}
+    assert hits and {h.doc_id for h in hits} == {"articles/good.txt"}
 
     again = built.service.ingest_paths([folder])
     assert (again.documents, again.unchanged, again.skipped) == (0, 1, 1)
@@ -222,7 +222,7 @@ def test_ingest_paths_reports_a_reserved_id_and_ingests_the_rest(
     report = service.ingest_paths([folder])
     assert (report.documents, report.failed) == (2, 2)
     assert all("reserved" in error for error in report.errors)
-    assert [i.doc_id for i in service.list_documents()] == ["a.txt", "b"]
+    assert [i.doc_id for i in service.list_documents()] == ["articles/a.txt", "articles/b"]
 
 
 def test_ingest_paths_prune_removes_documents_whose_file_is_gone(
@@ -238,4 +238,4 @@ def test_ingest_paths_prune_removes_documents_whose_file_is_gone(
     assert service.ingest_paths([folder]).pruned == 0  # not without prune=True
     report = service.ingest_paths([folder], prune=True)
     assert report.pruned == 1
-    assert [i.doc_id for i in service.list_documents()] == ["keep.txt"]
+    assert [i.doc_id for i in service.list_documents()] == ["articles/keep.txt"]

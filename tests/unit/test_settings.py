@@ -102,7 +102,9 @@ def test_environment_variables_land_in_their_groups(monkeypatch: pytest.MonkeyPa
 def test_the_api_key_alias_and_its_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "from-openai")
     assert Settings(_env_file=None).llm.api_key == SecretStr("from-openai")
-    assert Settings(_env_file=None).llm.enabled  # auto: a key turns the LLM on
+    # auto: a key alone is no choice (it may be there for other tools): extractive only.
+    assert not Settings(_env_file=None).llm.enabled
+    assert Settings(_env_file=None, llm="openai").llm.enabled
     monkeypatch.setenv("QA_LLM_API_KEY", "from-qa")
     assert Settings(_env_file=None).llm.api_key == SecretStr("from-qa")
 
