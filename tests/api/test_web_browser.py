@@ -152,7 +152,7 @@ def test_answer_streams_and_1_opens_the_cited_lines(page: Any, live_url: str) ->
     assert "1,037" in article.locator(".text").inner_text()
     first = answer["citations"][0]
     # The seed's gold evidence for this question: AsiaNews, line 4.
-    assert (first["doc_id"], first["line_start"]) == ("000_4e774364687dacde.txt", 4)
+    assert (first["doc_id"], first["line_start"]) == ("seeds/000_4e774364687dacde.txt", 4)
     source = article.locator("ol.sources li").first
     expect(source.locator(".meta .outlet")).to_have_text("AsiaNews")  # filled in when fetched
     assert first["quote"] in source.locator("blockquote").inner_text()
@@ -183,7 +183,7 @@ def test_disagreeing_sources_each_show_their_outlet_and_date(page: Any, live_url
     assert "134" in text
     assert "1,037" in text
     cited = {c["doc_id"] for c in result["answer"]["citations"]}
-    assert cited == {"000_4e774364687dacde.txt", "001_6767eb312ccb9e98.txt"}
+    assert cited == {"seeds/000_4e774364687dacde.txt", "seeds/001_6767eb312ccb9e98.txt"}
     assert "2 articles" in article.locator(".sources-heading").inner_text()
     metas = article.locator("ol.sources li .meta")
     expect(metas).to_have_count(2)
@@ -284,7 +284,7 @@ def test_documents_page_lists_and_adds_a_file(page: Any, live_url: str) -> None:
     rows = page.locator("#doc-table tbody tr[data-doc-id]")
     rows.first.wait_for()
     ids = rows.evaluate_all("rows => rows.map(r => r.dataset.docId)")
-    assert "000_4e774364687dacde.txt" in ids
+    assert "seeds/000_4e774364687dacde.txt" in ids
     body = "A browser note\nThe browser test added this note on a Tuesday.\n"
     page.locator("#files").set_input_files(
         files=[{"name": "browser-note.txt", "mimeType": "text/plain", "buffer": body.encode()}]
