@@ -139,6 +139,15 @@ class IngestSettings(SettingsGroup):
     max_document_bytes: int = Field(
         2_000_000, ge=1, description="Largest single document accepted for ingestion."
     )
+    max_document_lines: int = Field(
+        50_000, ge=1, description="Most lines one document may have (more: refused, 413)."
+    )
+    max_document_sentences: int = Field(
+        10_000,
+        ge=1,
+        description="Most sentences one document may have (more: refused, 413); each one is "
+        "embedded, 3-10 ms apiece with the local embedder on 2 cores (bench/README.md).",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:

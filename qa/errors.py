@@ -4,6 +4,7 @@ QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
 │   └── IngestError         one document could not be read or parsed (names file/line)
+│       └── DocumentTooLargeError  over a per-document limit (bytes, lines, sentences): 413
 ├── ConfigError             settings that cannot work (startup refuses)
 │   └── EmbedderMismatchError  the collection was built by another embedder
 └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
@@ -34,6 +35,10 @@ class IngestError(InputError):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+class DocumentTooLargeError(IngestError):
+    """A document over a per-document limit (lines, sentences): refused before any work."""
 
 
 class ConfigError(QAError):

@@ -111,6 +111,11 @@ class QAService:
         """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
         return self._ingest.records(records)
 
+    def check_records(self, records: Sequence[dict[str, Any]]) -> list[Document]:
+        """The Documents of JSON article records, checked (InputError naming each bad one,
+        DocumentTooLargeError for a per-document limit); ``ingest_documents`` stores them."""
+        return self._ingest.check_records(records)
+
     # ---------------------------------------------------------------- documents
     def list_documents(self) -> list[DocumentInfo]:
         return self._store.list_documents()

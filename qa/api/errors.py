@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
     ConfigError,
+    DocumentTooLargeError,
     EmbedderError,
     InputError,
     LLMError,
@@ -27,6 +28,8 @@ def error_body(status: int, kind: str, message: str, **extra: object) -> JSONRes
 
 
 def status_for(exc: QAError) -> tuple[int, str]:
+    if isinstance(exc, DocumentTooLargeError):
+        return 413, "document_too_large"
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, InputError):

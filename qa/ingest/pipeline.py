@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.embeddings.packing import pack_sentence_vectors
-from qa.errors import IngestError, InputError
+from qa.errors import DocumentTooLargeError, IngestError, InputError
 from qa.ingest.chunking import split_document
+from qa.ingest.limits import check_document_limits
 from qa.observability.metrics import record_ingested
 from qa.ports import Embedder, Store
 from qa.text import document_sentences
@@ -140,6 +141,14 @@ class IngestPipeline:
                 if progress:
                     progress(1)
                 continue
+            try:
+                check_document_limits(doc, self._config)
+            except DocumentTooLargeError as exc:
+                report.failed += 1
+                report.errors.append(str(exc))
+                if progress:
+                    progress(1)
+                continue
             chunks = self._chunk(doc)
             pending.append((doc, chunks))
             pending_chunks += len(chunks)
@@ -208,20 +217,32 @@ class IngestPipeline:
         report.pruned += self._store.prune_orphans()
         return report
 
-    def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
-        """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
+    def check_records(self, records: Sequence[dict[str, Any]]) -> list[Document]:
+        """The Documents of JSON article records, checked against every limit: InputError
+        (DocumentTooLargeError for a limit) naming each bad record, before any work."""
         from qa.ingest.loaders import document_from_record
 
         docs: list[Document] = []
         errors: list[str] = []
+        too_large: list[str] = []
         for i, record in enumerate(records):
             try:
-                docs.append(document_from_record(record, source="api", default_id=f"api#{i}"))
+                doc = document_from_record(record, source="api", default_id=f"api#{i}")
+                check_document_limits(doc, self._config)
+                docs.append(doc)
+            except DocumentTooLargeError as exc:
+                too_large.append(f"documents[{i}] (id {exc.where!r}): {exc.reason}")
             except IngestError as exc:
                 errors.append(f"documents[{i}]: {exc.reason}")
         if errors:
             raise InputError("; ".join(errors))
+        if too_large:
+            raise DocumentTooLargeError("documents", "; ".join(too_large))
         ids = [d.doc_id for d in docs]
         if len(set(ids)) != len(ids):
             raise InputError("documents: two documents share one id")
-        return self.documents(docs)
+        return docs
+
+    def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
+        """Ingest JSON article records (the HTTP API); any invalid record rejects the batch."""
+        return self.documents(self.check_records(records))

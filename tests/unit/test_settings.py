@@ -34,6 +34,8 @@ FLAT_NAMES_BEFORE_GROUPS = {
     "recency_floor", "recency_half_life_days", "recency_scope",
     "retrieval_mode", "revision_poll_s", "sentence_vectors", "slack_api_url", "slack_app_token",
     "slack_bot_token", "slack_signing_secret", "top_k",
+    # added since (issue 16: per-document limits, background ingestion, shutdown)
+    "max_document_lines", "max_document_sentences",
 }  # fmt: skip
 
 
