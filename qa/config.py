@@ -262,6 +262,23 @@ class ApiSettings(SettingsGroup):
     max_body_bytes: int = Field(
         10_000_000, ge=1024, description="Largest request body accepted, in bytes."
     )
+    async_ingest_bytes: int = Field(
+        32_000,
+        ge=0,
+        description="POST /v1/documents with more text than this (bytes, all documents "
+        "together) is checked at once but ingested by a background job: 202 and a job id "
+        "for GET /v1/jobs/{id}. 0: every ingestion in the background.",
+    )
+    ingest_jobs_pending: int = Field(
+        16, ge=1, le=10_000, description="Ingestion jobs that may wait (more: 503 busy)."
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="On SIGTERM, `qa serve` waits this long for requests in flight, then "
+        "closes them and exits.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

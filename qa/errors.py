@@ -5,6 +5,7 @@ QAError
 │   ├── NotFoundError       unknown document / conversation: 404
 │   └── IngestError         one document could not be read or parsed (names file/line)
 │       └── DocumentTooLargeError  over a per-document limit (bytes, lines, sentences): 413
+├── BusyError               too much work queued already: 503, try again later
 ├── ConfigError             settings that cannot work (startup refuses)
 │   └── EmbedderMismatchError  the collection was built by another embedder
 └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
@@ -39,6 +40,10 @@ class IngestError(InputError):
 
 class DocumentTooLargeError(IngestError):
     """A document over a per-document limit (lines, sentences): refused before any work."""
+
+
+class BusyError(QAError):
+    """The service has too much work queued to take more now (a retry later may succeed)."""
 
 
 class ConfigError(QAError):

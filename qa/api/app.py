@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 
 from qa import __version__
 from qa.api.errors import error_body, install_error_handlers, status_for
+from qa.api.jobs import router as jobs_router
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
 from qa.api.routes import router
 from qa.config import Settings, SlackSettings, get_settings
 from qa.errors import QAError
+from qa.jobs import JobRegistry
 from qa.service import QAService
 from qa.wiring import build_service
 
@@ -38,6 +40,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
             except QAError as exc:  # Chroma may come up later; /readyz tells.
                 log.warning("warm-up failed: %s", exc)
         yield
+        app.state.jobs.close()  # queued jobs are abandoned: they live as long as the process
 
     app = FastAPI(
         title="qa",
@@ -47,10 +50,12 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.jobs = JobRegistry(max_pending=settings.api.ingest_jobs_pending)
     install_error_handlers(app)
     install_middleware(app, settings.api, settings.ingest)
     app.include_router(router)
     app.include_router(models_router)
+    app.include_router(jobs_router)
     if settings.slack.bot_token and settings.slack.signing_secret:
         _mount_slack(app, settings.slack)
 

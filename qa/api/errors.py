@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
+    BusyError,
     ConfigError,
     DocumentTooLargeError,
     EmbedderError,
@@ -34,6 +35,8 @@ def status_for(exc: QAError) -> tuple[int, str]:
         return 404, "not_found"
     if isinstance(exc, InputError):
         return 422, "invalid_request"
+    if isinstance(exc, BusyError):
+        return 503, "busy"
     if isinstance(exc, StoreError | EmbedderError):
         return 503, "unavailable"
     if isinstance(exc, LLMError):

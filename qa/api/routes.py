@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.errors import status_for
+from qa.api.jobs import JobAccepted, ingest_in_background, text_bytes
 from qa.api.schemas import (
     AskRequest,
     ChatMessage,
@@ -207,10 +208,22 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
 
 
 # ------------------------------------------------------------------ documents
-@router.post("/documents", response_model=IngestResponse, status_code=201, tags=["documents"])
-def add_documents(body: DocumentsRequest, service: Service) -> IngestResponse:
-    """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at)."""
+@router.post(
+    "/documents",
+    response_model=IngestResponse,
+    status_code=201,
+    tags=["documents"],
+    responses={202: {"model": JobAccepted, "description": "Queued: GET status_url."}},
+)
+def add_documents(
+    body: DocumentsRequest, service: Service, request: Request
+) -> IngestResponse | Response:
+    """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at).
+    More text than QA_ASYNC_INGEST_BYTES is checked at once, then ingested by a background
+    job: 202 with its id (GET /v1/jobs/{id})."""
     records = [a.model_dump(exclude_none=True) for a in body.documents]
+    if text_bytes(records) > request.app.state.settings.api.async_ingest_bytes:
+        return ingest_in_background(request, service, records)
     report = service.add_records(records)
     return IngestResponse(
         documents=report.documents,

@@ -35,7 +35,8 @@ FLAT_NAMES_BEFORE_GROUPS = {
     "retrieval_mode", "revision_poll_s", "sentence_vectors", "slack_api_url", "slack_app_token",
     "slack_bot_token", "slack_signing_secret", "top_k",
     # added since (issue 16: per-document limits, background ingestion, shutdown)
-    "max_document_lines", "max_document_sentences",
+    "max_document_lines", "max_document_sentences", "async_ingest_bytes",
+    "ingest_jobs_pending", "shutdown_grace_s",
 }  # fmt: skip
 
 
