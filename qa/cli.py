@@ -132,7 +132,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "(or QA_ALLOW_ANONYMOUS=true to accept anonymous requests)"
         )
     settings = settings.model_copy(update={"api": {"host": host, "port": port}})
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(settings=settings),
+        host=host,
+        port=port,
+        log_config=None,
+        # Without it a request that never completes (a client gone quiet) holds SIGTERM off.
+        timeout_graceful_shutdown=api.shutdown_grace_s,
+    )
     return 0
 
 
