@@ -272,9 +272,9 @@ class ApiSettings(SettingsGroup):
     ingest_jobs_pending: int = Field(
         16, ge=1, le=10_000, description="Ingestion jobs that may wait (more: 503 busy)."
     )
-    shutdown_grace_s: float = Field(
-        10.0,
-        gt=0,
+    shutdown_grace_s: int = Field(
+        10,
+        ge=1,
         le=600,
         description="On SIGTERM, `qa serve` waits this long for requests in flight, then "
         "closes them and exits.",

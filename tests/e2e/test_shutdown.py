@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GRACE_S = 2.0
+GRACE_S = 2
 
 pytestmark = pytest.mark.slow
 
