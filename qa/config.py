@@ -266,8 +266,8 @@ class ApiSettings(SettingsGroup):
         32_000,
         ge=0,
         description="POST /v1/documents with more text than this (bytes, all documents "
-        "together) is checked at once but ingested by a background job: 202 and a job id "
-        "for GET /v1/jobs/{id}. 0: every ingestion in the background.",
+        "together), or more than 20 documents, is checked at once but ingested by a "
+        "background job: 202 and a job id for GET /v1/jobs/{id}. 0: always in the background.",
     )
     ingest_jobs_pending: int = Field(
         16, ge=1, le=10_000, description="Ingestion jobs that may wait (more: 503 busy)."

@@ -3,6 +3,7 @@
 QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
+│   ├── ConflictError       a request at odds with itself (two documents, one id): 409
 │   └── IngestError         one document could not be read or parsed (names file/line)
 │       └── DocumentTooLargeError  over a per-document limit (bytes, lines, sentences): 413
 ├── BusyError               too much work queued already: 503, try again later
@@ -27,6 +28,10 @@ class InputError(QAError):
 
 class NotFoundError(InputError):
     """A named thing (document, conversation) does not exist."""
+
+
+class ConflictError(InputError):
+    """The request contradicts itself (two documents with one id in a batch)."""
 
 
 class IngestError(InputError):

@@ -129,11 +129,11 @@ class QAService:
     def get_lines(self, doc_id: str, start: int, end: int | None) -> list[tuple[int, str]]:
         doc = self.get_document(doc_id)
         last = len(doc.lines) if end is None else end
-        if start < 1 or last < start:
-            raise InputError("start must be >= 1 and end >= start")
+        if start < 1:
+            raise InputError("start must be >= 1")
         if start > len(doc.lines):
-            raise InputError(f"document {doc_id!r} has only {len(doc.lines)} lines")
-        return doc.line_text(start, last)
+            raise NotFoundError(f"document {doc_id!r} has only {len(doc.lines)} lines")
+        return doc.line_text(start, last)  # end < start: no lines
 
     def delete_document(self, doc_id: str) -> None:
         if not self._store.delete_document(doc_id):
@@ -147,13 +147,14 @@ class QAService:
             raise InputError(f"top_k must be between 1 and {retrieval.max_top_k}")
         return k
 
-    def check_question(self, question: str) -> str:
+    def check_question(self, question: str, *, what: str = "question") -> str:
+        """``question`` stripped; InputError naming ``what`` if empty or too long."""
         text = question.strip()
         if not text:
-            raise InputError("question is empty")
+            raise InputError(f"{what} is empty")
         limit = self.settings.answering.max_question_chars
         if len(text) > limit:
-            raise InputError(f"question is longer than {limit} characters")
+            raise InputError(f"{what} is longer than {limit} characters")
         return text
 
     def search(
@@ -166,7 +167,8 @@ class QAService:
     ) -> list[Hit]:
         """Passages for ``query``; with ``as_of``, as known at the end of that day (UTC)."""
         k = self._top_k(top_k)
-        return self._retriever.search(self.check_question(query), k, filters, as_of=as_of)
+        query = self.check_question(query, what="query")
+        return self._retriever.search(query, k, filters, as_of=as_of)
 
     def _prepare(
         self,

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from qa import __version__
+from qa.api.contract import install_contract, no_unknown_query
 from qa.api.errors import error_body, install_error_handlers, status_for
 from qa.api.jobs import router as jobs_router
 from qa.api.middleware import install_middleware
@@ -47,6 +48,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         version=__version__,
         description="Ask news articles a question; every answer cites source lines.",
         lifespan=lifespan,
+        dependencies=[Depends(no_unknown_query)],
     )
     app.state.service = service
     app.state.settings = settings
@@ -58,6 +60,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.include_router(jobs_router)
     if settings.slack.bot_token and settings.slack.signing_secret:
         _mount_slack(app, settings.slack)
+    install_contract(app, settings)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

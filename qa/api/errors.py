@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from qa.errors import (
     BusyError,
     ConfigError,
+    ConflictError,
     DocumentTooLargeError,
     EmbedderError,
     InputError,
@@ -33,6 +37,8 @@ def status_for(exc: QAError) -> tuple[int, str]:
         return 413, "document_too_large"
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
+    if isinstance(exc, ConflictError):
+        return 409, "conflict"
     if isinstance(exc, InputError):
         return 422, "invalid_request"
     if isinstance(exc, BusyError):
@@ -51,6 +57,25 @@ def _field(loc: tuple[object, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _detail(error: Mapping[str, Any]) -> dict[str, str]:
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        # loc is ("body", <character offset>), msg "JSON decode error": say both plainly.
+        at = loc[1] if len(loc) > 1 else "?"
+        reason = (error.get("ctx") or {}).get("error", "not valid JSON")
+        return {"field": "body", "problem": f"invalid JSON at character {at}: {reason}"}
+    return {"field": _field(loc), "problem": str(error.get("msg", "invalid"))}
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -61,10 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
-            for e in exc.errors()
-        ]
+        details = [_detail(e) for e in exc.errors()]
         message = "; ".join(f"{d['field']}: {d['problem']}" for d in details) or "invalid request"
         return error_body(422, "invalid_request", message, details=details)
 
@@ -74,6 +96,10 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_body(exc.status_code, kind, str(exc.detail))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
+        if exc.status_code == 405:
+            # Starlette lists the methods of the first route on the path; a path served by
+            # several routes (GET and POST /v1/documents) supports all of theirs.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)

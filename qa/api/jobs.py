@@ -54,6 +54,16 @@ def registry(request: Request) -> JobRegistry:
     return jobs
 
 
+#: More documents than this in one POST /v1/documents: a background job, however short they
+#: are (each costs a store lookup and its share of a write).
+ASYNC_DOCUMENTS = 20
+
+
+def in_background(records: list[dict[str, Any]], async_bytes: int) -> bool:
+    """Whether a /v1/documents body is ingested by a background job."""
+    return len(records) > ASYNC_DOCUMENTS or text_bytes(records) > async_bytes
+
+
 def text_bytes(records: list[dict[str, Any]]) -> int:
     """Bytes of article text in a /v1/documents body (what ingestion time grows with)."""
     total = 0

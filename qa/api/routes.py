@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.errors import status_for
-from qa.api.jobs import JobAccepted, ingest_in_background, text_bytes
+from qa.api.jobs import JobAccepted, in_background, ingest_in_background
 from qa.api.schemas import (
     AskRequest,
     ChatMessage,
@@ -26,6 +26,7 @@ from qa.api.schemas import (
     LinesOut,
     SearchRequest,
     SearchResponse,
+    TextPart,
 )
 from qa.errors import InputError, QAError
 from qa.service import QAService
@@ -115,7 +116,7 @@ def _text(message: ChatMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     parts = message.content or []
-    return " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+    return " ".join(p.text for p in parts if isinstance(p, TextPart))
 
 
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
@@ -219,10 +220,10 @@ def add_documents(
     body: DocumentsRequest, service: Service, request: Request
 ) -> IngestResponse | Response:
     """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at).
-    More text than QA_ASYNC_INGEST_BYTES is checked at once, then ingested by a background
-    job: 202 with its id (GET /v1/jobs/{id})."""
+    More text than QA_ASYNC_INGEST_BYTES, or more than 20 documents, is checked at once, then
+    ingested by a background job: 202 with its id (GET /v1/jobs/{id})."""
     records = [a.model_dump(exclude_none=True) for a in body.documents]
-    if text_bytes(records) > request.app.state.settings.api.async_ingest_bytes:
+    if in_background(records, request.app.state.settings.api.async_ingest_bytes):
         return ingest_in_background(request, service, records)
     report = service.add_records(records)
     return IngestResponse(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.embeddings.packing import pack_sentence_vectors
-from qa.errors import DocumentTooLargeError, IngestError, InputError
+from qa.errors import ConflictError, DocumentTooLargeError, IngestError, InputError
 from qa.ingest.chunking import split_document
 from qa.ingest.limits import check_document_limits
 from qa.observability.metrics import record_ingested
@@ -240,7 +240,7 @@ class IngestPipeline:
             raise DocumentTooLargeError("documents", "; ".join(too_large))
         ids = [d.doc_id for d in docs]
         if len(set(ids)) != len(ids):
-            raise InputError("documents: two documents share one id")
+            raise ConflictError("documents: two documents share one id")
         return docs
 
     def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
