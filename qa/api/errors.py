@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from qa.errors import (
     BusyError,
@@ -68,10 +67,17 @@ def _detail(error: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        inner = getattr(route, "original_router", None)  # a router included as a whole
+        if inner is not None:
+            routes.extend(inner.routes)
+            continue
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 
@@ -96,10 +102,11 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_body(exc.status_code, kind, str(exc.detail))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
-        if exc.status_code == 405:
+        allowed = _allowed_methods(request) if exc.status_code == 405 else []
+        if allowed:
             # Starlette lists the methods of the first route on the path; a path served by
             # several routes (GET and POST /v1/documents) supports all of theirs.
-            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(Exception)
