@@ -68,7 +68,9 @@ def _detail(error: Mapping[str, Any]) -> dict[str, str]:
 
 def _allowed_methods(request: Request) -> list[str]:
     path = request.url.path
-    methods: set[str] = set()
+    # Several templates can match one path ({doc_id:path} matches ".../lines" too): the
+    # resource is the most specific one, the longest template.
+    methods: dict[str, set[str]] = {}
     routes = list(request.app.router.routes)
     while routes:
         route = routes.pop()
@@ -78,8 +80,9 @@ def _allowed_methods(request: Request) -> list[str]:
             continue
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+            template = methods.setdefault(getattr(route, "path_format", path), set())
+            template |= set(getattr(route, "methods", None) or ())
+    return sorted(methods[max(methods, key=len)]) if methods else []
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -100,6 +100,9 @@ def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
     response = client.request("PUT", "/v1/documents")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
+    # {doc_id:path} matches ".../lines" too; the lines resource only has GET.
+    lines = client.request("PUT", "/v1/documents/some-id/lines")
+    assert lines.headers["allow"] == "GET"
 
 
 def test_two_documents_with_one_id_conflict(client: TestClient) -> None:
