@@ -139,6 +139,54 @@ def no_unknown_query(request: Request) -> None:
         raise InputError(f"unknown query parameter {unknown[0]!r} (allowed: {allowed})")
 
 
+#: OpenAPI links: where an id in one response can be used next (clients and stateful
+#: testing follow them). (path, method, status) -> name -> (path, method, parameters).
+_LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("/v1/documents", "post", "201"): {
+        f"{verb.capitalize()}{what}": (target, verb, {"doc_id": "$response.body#/doc_ids/0"})
+        for what, target in (("Document", "/v1/documents/{doc_id}"),)
+        for verb in ("get", "delete")
+    }
+    | {
+        "GetLines": (
+            "/v1/documents/{doc_id}/lines",
+            "get",
+            {"doc_id": "$response.body#/doc_ids/0"},
+        )
+    },
+    ("/v1/documents", "post", "202"): {
+        "GetJob": ("/v1/jobs/{job_id}", "get", {"job_id": "$response.body#/job_id"})
+    },
+    ("/v1/documents", "get", "200"): {
+        "GetDocument": (
+            "/v1/documents/{doc_id}",
+            "get",
+            {"doc_id": "$response.body#/documents/0/doc_id"},
+        ),
+        "GetLines": (
+            "/v1/documents/{doc_id}/lines",
+            "get",
+            {"doc_id": "$response.body#/documents/0/doc_id"},
+        ),
+    },
+}
+
+
+def _link(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (path, method, status), links in _LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        for name, (target, verb, parameters) in links.items():
+            operation_id = paths.get(target, {}).get(verb, {}).get("operationId")
+            if operation_id:
+                response.setdefault("links", {})[name] = {
+                    "operationId": operation_id,
+                    "parameters": parameters,
+                }
+
+
 def install_contract(app: FastAPI, settings: Settings) -> None:
     """Make ``app.openapi()`` document errors and the settings' bounds (after the routes
     and the security scheme are in place)."""
@@ -150,6 +198,7 @@ def install_contract(app: FastAPI, settings: Settings) -> None:
         schema = inner()
         if not done:
             _document(schema, settings)
+            _link(schema)
             done = True
         return schema
 

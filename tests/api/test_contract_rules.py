@@ -110,3 +110,13 @@ def test_two_documents_with_one_id_conflict(client: TestClient) -> None:
     response = client.post("/v1/documents", json={"documents": twins})
     assert response.status_code == 409
     assert client.get("/v1/documents/twin").status_code == 404
+
+
+def test_links_lead_from_new_documents_and_jobs(schema: dict[str, Any]) -> None:
+    # What the stateful contract test follows: ingest, then read, list lines, delete.
+    posted = schema["paths"]["/v1/documents"]["post"]["responses"]
+    assert set(posted["201"]["links"]) == {"GetDocument", "DeleteDocument", "GetLines"}
+    assert posted["201"]["links"]["GetDocument"]["parameters"] == {
+        "doc_id": "$response.body#/doc_ids/0"
+    }
+    assert posted["202"]["links"]["GetJob"]["parameters"] == {"job_id": "$response.body#/job_id"}
