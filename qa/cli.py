@@ -179,6 +179,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         proxy_headers=False,  # the app believes forwarded headers from QA_TRUSTED_PROXIES only
         http=http_protocol(api.header_timeout_s),
+        # Without it a request that never completes (a client gone quiet) holds SIGTERM off.
+        timeout_graceful_shutdown=api.shutdown_grace_s,
     )
     return 0
 

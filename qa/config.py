@@ -169,6 +169,15 @@ class IngestSettings(SettingsGroup):
         "addresses. Off: POST /v1/documents {url} cannot make the server fetch from its own "
         "network (SSRF).",
     )
+    max_document_lines: int = Field(
+        50_000, ge=1, description="Most lines one document may have (more: refused, 413)."
+    )
+    max_document_sentences: int = Field(
+        10_000,
+        ge=1,
+        description="Most sentences one document may have (more: refused, 413); each one is "
+        "embedded, 3-10 ms apiece with the local embedder on 2 cores (bench/README.md).",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:
@@ -299,6 +308,23 @@ class ApiSettings(SettingsGroup):
     )
     body_timeout_s: float = Field(
         20.0, gt=0, le=3600, description="Seconds a client has to send a request's body (408)."
+    )
+    async_ingest_bytes: int = Field(
+        32_000,
+        ge=0,
+        description="POST /v1/documents with more text than this (bytes, all documents "
+        "together), or more than 20 documents, is checked at once but ingested by a "
+        "background job: 202 and a job id for GET /v1/jobs/{id}. 0: always in the background.",
+    )
+    ingest_jobs_pending: int = Field(
+        16, ge=1, le=10_000, description="Ingestion jobs that may wait (more: 503 busy)."
+    )
+    shutdown_grace_s: int = Field(
+        10,
+        ge=1,
+        le=600,
+        description="On SIGTERM, `qa serve` waits this long for requests in flight, then "
+        "closes them and exits.",
     )
 
     @field_validator("api_keys", "trusted_proxies", mode="before")

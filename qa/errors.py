@@ -4,10 +4,12 @@ QAError
 ├── InputError              bad input from a user: HTTP 4xx, CLI exit 2
 │   ├── NotFoundError       unknown document / conversation: 404
 │   ├── ForbiddenError      the caller's key may not do this (a read key on an admin route): 403
-│   ├── ConflictError       clashes with what is stored (a document id taken): 409
+│   ├── ConflictError       clashes with what is stored, or with itself (two documents, one id): 409
 │   │   └── EmptyStoreError nothing ingested yet, so nothing to answer from: 409
 │   └── IngestError         one document could not be read or parsed (names file/line)
-│       └── SkippedFileError  a file passed over on purpose: binary, empty, too large, unreadable
+│       ├── SkippedFileError  a file passed over on purpose: binary, empty, too large, unreadable
+│       └── DocumentTooLargeError  over a per-document limit (bytes, lines, sentences): 413
+├── BusyError               too much work queued already: 503, try again later
 ├── ConfigError             settings that cannot work (startup refuses)
 │   └── EmbedderMismatchError  the collection was built by another embedder
 └── UpstreamError           a peer failed; ``retryable`` says if trying again may help
@@ -37,7 +39,8 @@ class ForbiddenError(InputError):
 
 
 class ConflictError(InputError):
-    """The request clashes with what is stored (e.g. a document id another source holds)."""
+    """The request clashes with what is stored (a document id another source holds) or with
+    itself (two documents with one id in a batch)."""
 
 
 class EmptyStoreError(ConflictError):
@@ -61,6 +64,14 @@ class IngestError(InputError):
 class SkippedFileError(IngestError):
     """A file passed over on purpose (binary, empty, over a size limit, unreadable): a run
     counts it as skipped, not failed, and touches nothing stored for it."""
+
+
+class DocumentTooLargeError(IngestError):
+    """A document over a per-document limit (lines, sentences): refused before any work."""
+
+
+class BusyError(QAError):
+    """The service has too much work queued to take more now (a retry later may succeed)."""
 
 
 class ConfigError(QAError):

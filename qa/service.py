@@ -143,6 +143,11 @@ class QAService:
         them from the stored original lines and prunes stray chunks (``qa check``)."""
         return repair_store(self._store, self._ingest) if repair else check_store(self._store)
 
+    def check_records(self, records: Sequence[dict[str, Any]]) -> list[Document]:
+        """The Documents of JSON article records, checked (InputError naming each bad one,
+        DocumentTooLargeError for a per-document limit); ``ingest_documents`` stores them."""
+        return self._ingest.check_records(records)
+
     # ---------------------------------------------------------------- documents
     def list_documents(self) -> list[DocumentInfo]:
         return self._store.list_documents()
@@ -156,11 +161,11 @@ class QAService:
     def get_lines(self, doc_id: str, start: int, end: int | None) -> list[tuple[int, str]]:
         doc = self.get_document(doc_id)
         last = len(doc.lines) if end is None else end
-        if start < 1 or last < start:
-            raise InputError("start must be >= 1 and end >= start")
+        if start < 1:
+            raise InputError("start must be >= 1")
         if start > len(doc.lines):
-            raise InputError(f"document {doc_id!r} has only {len(doc.lines)} lines")
-        return doc.line_text(start, last)
+            raise NotFoundError(f"document {doc_id!r} has only {len(doc.lines)} lines")
+        return doc.line_text(start, last)  # end < start: no lines
 
     def delete_document(self, doc_id: str) -> None:
         if not self._store.delete_document(doc_id):
@@ -174,13 +179,14 @@ class QAService:
             raise InputError(f"top_k must be between 1 and {retrieval.max_top_k}")
         return k
 
-    def check_question(self, question: str) -> str:
+    def check_question(self, question: str, *, what: str = "question") -> str:
+        """``question`` stripped; InputError naming ``what`` if empty or too long."""
         text = question.strip()
         if not text:
-            raise InputError("question is empty")
+            raise InputError(f"{what} is empty")
         limit = self.settings.answering.max_question_chars
         if len(text) > limit:
-            raise InputError(f"question is longer than {limit} characters")
+            raise InputError(f"{what} is longer than {limit} characters")
         return text
 
     def search(
@@ -193,7 +199,8 @@ class QAService:
     ) -> list[Hit]:
         """Passages for ``query``; with ``as_of``, as known at the end of that day (UTC)."""
         k = self._top_k(top_k)
-        return self._retriever.search(self.check_question(query), k, filters, as_of=as_of)
+        query = self.check_question(query, what="query")
+        return self._retriever.search(query, k, filters, as_of=as_of)
 
     def _prepare(
         self,

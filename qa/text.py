@@ -4,8 +4,10 @@ terms and numbers of a text, and sentences mapped to their exact original lines.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import Stemmer
@@ -103,10 +105,19 @@ def document_sentences(doc: Document) -> list[Sentence]:
 
 def sentences_in(doc: Document, first_line: int, last_line: int) -> list[Sentence]:
     """Sentences of the non-excluded lines ``first_line..last_line`` (1-based)."""
+    return list(_sentences(doc, first_line, last_line))
+
+
+def count_sentences(doc: Document, *, stop_after: int) -> int:
+    """How many sentences ``document_sentences`` finds, counting no further than
+    ``stop_after + 1`` (enough to tell a document over a limit of ``stop_after``)."""
+    return sum(1 for _ in itertools.islice(_sentences(doc, 1, len(doc.lines)), stop_after + 1))
+
+
+def _sentences(doc: Document, first_line: int, last_line: int) -> Iterator[Sentence]:
     start, end = max(first_line, 1), min(last_line, len(doc.lines))
     offsets = _line_offsets(doc)
     text = doc.text
-    found: list[Sentence] = []
     for first, last in _units(doc, start, end):
         unit_start = offsets[first - 1]
         unit = text[unit_start : offsets[last - 1] + len(doc.lines[last - 1])]
@@ -119,17 +130,14 @@ def sentences_in(doc: Document, first_line: int, last_line: int) -> list[Sentenc
             cursor = at + len(stripped)
             char_start = unit_start + at
             char_end = char_start + len(stripped)
-            found.append(
-                Sentence(
-                    doc_id=doc.doc_id,
-                    source=doc.source,
-                    title=doc.title,
-                    url=doc.url,
-                    line_start=bisect.bisect_right(offsets, char_start),
-                    line_end=bisect.bisect_right(offsets, char_end - 1),
-                    text=stripped,
-                    char_start=char_start,
-                    char_end=char_end,
-                )
+            yield Sentence(
+                doc_id=doc.doc_id,
+                source=doc.source,
+                title=doc.title,
+                url=doc.url,
+                line_start=bisect.bisect_right(offsets, char_start),
+                line_end=bisect.bisect_right(offsets, char_end - 1),
+                text=stripped,
+                char_start=char_start,
+                char_end=char_end,
             )
-    return found

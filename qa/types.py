@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 if TYPE_CHECKING:
     import numpy as np
@@ -121,6 +121,17 @@ class Chunk(_Frozen):
     char_end: int
 
 
+def _no_number(value: object) -> object:
+    # pydantic reads a number as seconds since 1970: `published_before: 0` was 1970-01-01.
+    if isinstance(value, int | float):
+        raise ValueError("a date-time is an ISO 8601 string (2021-07-05T00:00:00Z), not a number")
+    return value
+
+
+#: A date-time from JSON: an ISO 8601 string (or a datetime from Python), never a number.
+DateTime = Annotated[datetime, BeforeValidator(_no_number)]
+
+
 class Filters(_Frozen):
     """Optional restrictions on retrieval."""
 
@@ -128,10 +139,12 @@ class Filters(_Frozen):
 
     source: list[str] | None = Field(None, description="Only these sources (exact match).")
     doc_id: list[str] | None = Field(None, description="Only these document ids.")
-    published_after: datetime | None = Field(None, description="published_at >= this.")
-    published_before: datetime | None = Field(None, description="published_at <= this.")
+    published_after: DateTime | None = Field(None, description="published_at >= this.")
+    published_before: DateTime | None = Field(None, description="published_at <= this.")
     include_undated: bool = Field(
-        False, description="With a published_* bound: also keep documents without a date."
+        False,
+        strict=True,
+        description="With a published_* bound: also keep documents without a date.",
     )
 
 

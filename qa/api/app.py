@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from qa import __version__
+from qa.api.contract import install_contract, no_unknown_query
 from qa.api.docs import install_docs
 from qa.api.errors import error_body, install_error_handlers, status_for
 from qa.api.feedback import router as feedback_router
+from qa.api.jobs import router as jobs_router
 from qa.api.mcp import mount_mcp
 from qa.api.middleware import install_middleware
 from qa.api.models import router as models_router
@@ -21,10 +23,28 @@ from qa.api.routes import router
 from qa.api.web import install_web
 from qa.config import Settings, SlackSettings, get_settings
 from qa.errors import QAError
+from qa.jobs import JobRegistry
 from qa.service import QAService
 from qa.wiring import build_service
 
 log = logging.getLogger(__name__)
+
+
+def _install_routes(app: FastAPI, settings: Settings) -> Callable[[], Any]:
+    """Every route, page and middleware; returns the MCP session manager's runner."""
+    install_error_handlers(app)
+    install_middleware(app, settings.api, settings.ingest)
+    app.include_router(router)
+    app.include_router(models_router)
+    app.include_router(feedback_router)
+    app.include_router(jobs_router)
+    mcp_running = mount_mcp(app, settings.api.host)
+    install_docs(app)
+    install_web(app)
+    if settings.slack.bot_token and settings.slack.signing_secret:
+        _mount_slack(app, settings.slack)
+    install_contract(app, settings)
+    return mcp_running
 
 
 def create_app(service: QAService | None = None, settings: Settings | None = None) -> FastAPI:
@@ -49,6 +69,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
             async with mcp_running():
                 yield
         finally:
+            app.state.jobs.close()  # queued jobs are abandoned: they live as long as the process
             close = getattr(app.state.service, "close", None)
             if close is not None:
                 close()
@@ -60,19 +81,12 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         lifespan=lifespan,
         docs_url=None,  # install_docs serves them from local assets
         redoc_url=None,
+        dependencies=[Depends(no_unknown_query)],
     )
     app.state.service = service
     app.state.settings = settings
-    install_error_handlers(app)
-    install_middleware(app, settings.api, settings.ingest)
-    app.include_router(router)
-    app.include_router(models_router)
-    app.include_router(feedback_router)
-    mcp_running = mount_mcp(app, settings.api.host)
-    install_docs(app)
-    install_web(app)
-    if settings.slack.bot_token and settings.slack.signing_secret:
-        _mount_slack(app, settings.slack)
+    app.state.jobs = JobRegistry(max_pending=settings.api.ingest_jobs_pending)
+    mcp_running = _install_routes(app, settings)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

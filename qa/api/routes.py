@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.answering.citations import inert
 from qa.api.errors import status_for
+from qa.api.jobs import JobAccepted, in_background, ingest_in_background
 from qa.api.schemas import (
     AskRequest,
     ChatMessage,
@@ -26,6 +27,7 @@ from qa.api.schemas import (
     LinesOut,
     SearchRequest,
     SearchResponse,
+    TextPart,
 )
 from qa.api.security import principal_of, require_admin
 from qa.errors import InputError, QAError
@@ -128,7 +130,7 @@ def _text(message: ChatMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     parts = message.content or []
-    return " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+    return " ".join(p.text for p in parts if isinstance(p, TextPart))
 
 
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
@@ -252,16 +254,22 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
     status_code=201,
     tags=["documents"],
     dependencies=AdminOnly,
+    responses={202: {"model": JobAccepted, "description": "Queued: GET status_url."}},
 )
-def add_documents(body: DocumentsRequest, service: Service) -> IngestResponse:
+def add_documents(
+    body: DocumentsRequest, service: Service, request: Request
+) -> IngestResponse | Response:
     """Ingest articles (the JSONL fields: body or text, id, title, source, url, published_at),
-    or the page at ``url`` (HTML, PDF or text; its id is the URL)."""
+    or the page at ``url`` (HTML, PDF or text; its id is the URL). More text than
+    QA_ASYNC_INGEST_BYTES, or more than 20 documents, is checked at once, then ingested by a
+    background job: 202 with its id (GET /v1/jobs/{id})."""
     if body.url is not None:
         report = service.add_url(body.url)
     else:
-        report = service.add_records(
-            [a.model_dump(exclude_none=True) for a in body.documents or []]
-        )
+        records = [a.model_dump(exclude_none=True) for a in body.documents or []]
+        if in_background(records, request.app.state.settings.api.async_ingest_bytes):
+            return ingest_in_background(request, service, records)
+        report = service.add_records(records)
     return IngestResponse(
         documents=report.documents,
         unchanged=report.unchanged,

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    model_validator,
+)
 
 from qa.timeframe import AsOf
 from qa.types import Filters, Hit
@@ -17,12 +27,28 @@ _AS_OF = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types are not converted (`top_k: true` is not 1, `"stream": "yes"` is no bool).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+#: Text that must hold more than whitespace (the service strips it, then refuses it empty).
+_NOT_BLANK = r"\S"
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer is any number without a fraction (48.0 too), never true/false.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: top_k: a JSON integer; its maximum in the app's schema is QA_MAX_TOP_K (qa/api/contract.py).
+TopK = Annotated[StrictInt, Field(ge=1, le=200), BeforeValidator(_json_integer)]
 
 
 class SearchRequest(_Strict):
-    query: str = Field(..., min_length=1, description="What to look for.")
-    top_k: int | None = Field(None, ge=1, le=200, description="Passages to return.")
+    query: str = Field(..., min_length=1, pattern=_NOT_BLANK, description="What to look for.")
+    top_k: TopK | None = Field(None, description="Passages to return.")
     filters: Filters | None = None
     as_of: AsOf | None = Field(None, description=_AS_OF)
 
@@ -32,7 +58,9 @@ class SearchResponse(BaseModel):
 
 
 class AskRequest(_Strict):
-    question: str = Field(..., min_length=1, description="The question, in plain text.")
+    question: str = Field(
+        ..., min_length=1, pattern=_NOT_BLANK, description="The question, in plain text."
+    )
     conversation_id: str | None = Field(
         None,
         min_length=1,
@@ -46,24 +74,47 @@ class AskRequest(_Strict):
         "with a follow-up. Without it (and without conversation_id) nothing is stored and "
         "conversation_id is null.",
     )
-    top_k: int | None = Field(None, ge=1, le=200)
+    top_k: TopK | None = None
     filters: Filters | None = None
     as_of: AsOf | None = Field(None, description=_AS_OF)
 
 
 class ArticleIn(BaseModel):
-    """One article, as a line of the JSONL format."""
+    """One article, as a line of the JSONL format: ``body`` or ``text`` holds its text."""
 
-    model_config = ConfigDict(extra="allow")
+    # Unknown fields are kept as metadata (scalars as they are, others JSON-encoded).
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("body", "text")
+            ]
+        },
+    )
 
-    id: str | None = Field(None, min_length=1, max_length=256)
-    body: str | None = Field(None, description="Article text (or `text`).")
-    text: str | None = None
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        # No surrounding whitespace, no control characters (a '..' path segment and the
+        # reserved prefixes are refused too: 422).
+        pattern=r"^[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]([^\x00-\x1f\x7f-\x9f\u2028\u2029]*"
+        r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029])?$",
+    )
+    body: str | None = Field(None, pattern=_NOT_BLANK, description="Article text (or `text`).")
+    text: str | None = Field(None, pattern=_NOT_BLANK)
     title: str | None = None
     source: str | None = None
     url: str | None = None
     publisher: str | None = None
-    published_at: str | None = None
+    published_at: str | None = Field(
+        None,
+        description="When it was published: an ISO 8601 date-time (other spellings of a date "
+        "are read too, when unambiguous).",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class DocumentsRequest(_Strict):
@@ -120,20 +171,49 @@ class LinesOut(BaseModel):
     lines: list[LineOut]
 
 
+class TextPart(BaseModel):
+    """A text part of a message's content; its text is what is read."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: Literal["text"]
+    text: StrictStr
+
+
+class OtherPart(BaseModel):
+    """Any other part (image_url, input_audio, file...): accepted, not read."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    # "text" parts are TextParts (the discriminator sends them there).
+    type: StrictStr = Field(..., json_schema_extra={"not": {"const": "text"}})
+
+
+def _part_kind(part: Any) -> str:
+    kind = part.get("type") if isinstance(part, dict) else getattr(part, "type", None)
+    return "text" if kind == "text" else "other"
+
+
+ContentPart = Annotated[
+    Annotated[TextPart, Tag("text")] | Annotated[OtherPart, Tag("other")],
+    Discriminator(_part_kind),
+]
+
+
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class ChatRequest(BaseModel):
     """OpenAI chat completions request; unknown fields are accepted and ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = "qa"
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=200)
+    top_k: TopK | None = None
     as_of: AsOf | None = Field(None, description=f"Extension. {_AS_OF}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
+from qa.ingest.splitting import SpanSplitter
 from qa.types import Chunk, Document
 
 # Regexes, tried in order: paragraphs, lines, sentence ends (closing quotes/brackets stay with
@@ -72,16 +71,10 @@ def split_document(
     ):
         spans = [(0, len(kept.text))]
     else:
-        splitter = RecursiveCharacterTextSplitter(
-            separators=list(SEPARATORS),
-            is_separator_regex=True,
-            keep_separator="end",
-            strip_whitespace=False,  # keeps every piece verbatim, so pieces can be located
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            length_function=measure,
+        splitter = SpanSplitter(
+            SEPARATORS, chunk_size=chunk_size, chunk_overlap=chunk_overlap, measure=measure
         )
-        spans = list(_place(kept.text, splitter.split_text(kept.text)))
+        spans = splitter.split(kept.text)
     chunks: list[Chunk] = []
     last = (-1, -1)
     for raw_start, raw_end in spans:
@@ -125,45 +118,3 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
-
-
-def _place(text: str, pieces: list[str]) -> Iterator[tuple[int, int]]:
-    """Offsets of the splitter's chunks, which it returns as bare strings.
-
-    Unstripped, each chunk is a run of consecutive splits: the first starts at 0, each next
-    one starts inside (or right after) the previous and ends later, and the last ends the
-    text. Repeated wording can match in several places, so search for a placement meeting
-    those rules, backtracking (iteratively) rather than trusting the first ``find``.
-    """
-    failed: set[tuple[int, int]] = set()
-    chosen: list[int] = []
-
-    def candidates(i: int, low: int, high: int, prev_end: int) -> Iterator[int]:
-        size = len(pieces[i])
-        at = text.find(pieces[i], low, high + size)
-        while at != -1:
-            if at + size > prev_end and (i, at) not in failed:
-                yield at
-            at = text.find(pieces[i], at + 1, high + size)
-
-    stack = [candidates(0, 0, 0, 0)] if pieces else []
-    while stack:
-        i = len(stack) - 1
-        at = next(stack[-1], None)
-        if at is None:
-            stack.pop()
-            if chosen:
-                failed.add((i - 1, chosen.pop()))
-            continue
-        end = at + len(pieces[i])
-        if i == len(pieces) - 1:
-            if end == len(text):
-                chosen.append(at)
-                break
-            failed.add((i, at))
-            continue
-        chosen.append(at)
-        stack.append(candidates(i + 1, at, end, end))
-    if len(chosen) != len(pieces):
-        raise RuntimeError("text splitter returned chunks that do not tile the text")
-    yield from ((at, at + len(piece)) for at, piece in zip(chosen, pieces, strict=True))

@@ -13,9 +13,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.embeddings.packing import pack_sentence_vectors
-from qa.errors import ConflictError, IngestError, InputError, SkippedFileError
+from qa.errors import (
+    ConflictError,
+    DocumentTooLargeError,
+    IngestError,
+    InputError,
+    SkippedFileError,
+)
 from qa.ingest.chunking import split_document
 from qa.ingest.identity import Root, Stored, clash, place, prunable, root_for
+from qa.ingest.limits import check_document_limits
 from qa.observability.metrics import record_ingested
 from qa.ports import Embedder, Store, Vectors
 from qa.text import Sentence, document_sentences
@@ -268,6 +275,12 @@ class IngestPipeline:
             elif before is not None and before.content_hash == doc.content_hash:
                 report.unchanged += 1
             else:
+                try:
+                    check_document_limits(doc, self._config)
+                except DocumentTooLargeError as exc:
+                    report.failed += 1
+                    report.errors.append(str(exc))
+                    continue
                 changed.append(doc)
                 if before is None:
                     report.added += 1
@@ -464,24 +477,36 @@ class IngestPipeline:
                 docs.append(doc)
         return self.documents(docs, report)
 
-    def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
-        """Ingest JSON article records (the HTTP API); any invalid record rejects the batch,
-        and so does an id that a file's document holds (ConflictError)."""
+    def check_records(self, records: Sequence[dict[str, Any]]) -> list[Document]:
+        """The Documents of JSON article records, checked against every limit: InputError
+        (DocumentTooLargeError for a limit) naming each bad record, before any work."""
         from qa.ingest.loaders import document_from_record
 
         docs: list[Document] = []
         errors: list[str] = []
+        too_large: list[str] = []
         for i, record in enumerate(records):
             try:
-                docs.append(document_from_record(record, source="api", default_id=f"api#{i}"))
+                doc = document_from_record(record, source="api", default_id=f"api#{i}")
+                check_document_limits(doc, self._config)
+                docs.append(doc)
+            except DocumentTooLargeError as exc:
+                too_large.append(f"documents[{i}] (id {exc.where!r}): {exc.reason}")
             except IngestError as exc:
                 errors.append(f"documents[{i}]: {exc.reason}")
         if errors:
             raise InputError("; ".join(errors))
+        if too_large:
+            raise DocumentTooLargeError("documents", "; ".join(too_large))
         ids = [d.doc_id for d in docs]
         if len(set(ids)) != len(ids):
-            raise InputError("documents: two documents share one id")
-        return self.documents(docs)
+            raise ConflictError("documents: two documents share one id")
+        return docs
+
+    def records(self, records: Sequence[dict[str, Any]]) -> IngestReport:
+        """Ingest JSON article records (the HTTP API); any invalid record rejects the batch,
+        and so does an id that a file's document holds (ConflictError)."""
+        return self.documents(self.check_records(records))
 
 
 def _slices(order: list[int], tokens: list[int]) -> Iterator[list[int]]:

@@ -215,9 +215,13 @@ def test_lines_of_a_seed_keep_original_numbering(client: TestClient) -> None:
 
 
 def test_lines_out_of_range(client: TestClient) -> None:
-    assert (
-        client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 999}).status_code == 422
-    )
+    # Lines past the end do not exist (404, as the schema documents); start 0 is invalid.
+    past = client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 999})
+    assert past.status_code == 404
+    assert "has only" in past.json()["error"]["message"]
+    empty = client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 3, "end": 2})
+    assert empty.status_code == 200
+    assert empty.json()["lines"] == []
     assert client.get(f"/v1/documents/seeds/{SEED_B}/lines", params={"start": 0}).status_code == 422
     assert client.get("/v1/documents/nope/lines").status_code == 404
 

@@ -52,9 +52,11 @@ def test_get_lines_quotes_the_original_lines(make: ServiceFactory) -> None:
         (4, HARBOUR.lines[3]),
     ]
     assert service.get_lines("fleet", 2, None) == [(2, FLEET.lines[1]), (3, FLEET.lines[2])]
-    for start, end in [(0, 2), (3, 2), (9, None)]:
-        with pytest.raises(InputError):
-            service.get_lines("fleet", start, end)
+    assert service.get_lines("fleet", 3, 2) == []  # an empty range
+    with pytest.raises(InputError):
+        service.get_lines("fleet", 0, 2)
+    with pytest.raises(NotFoundError, match="has only 3 lines"):
+        service.get_lines("fleet", 9, None)
     with pytest.raises(NotFoundError):
         service.get_lines("nope", 1, 1)
 

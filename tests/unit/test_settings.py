@@ -39,6 +39,9 @@ FLAT_NAMES_BEFORE_GROUPS = {
 #: Settings added since (new names, so no deployment depends on them yet).
 FLAT_NAMES_ADDED = {
     "max_file_bytes", "fetch_timeout_s", "fetch_max_redirects", "fetch_allow_private",
+    # added since (issue 16: per-document limits, background ingestion, shutdown)
+    "max_document_lines", "max_document_sentences", "async_ingest_bytes",
+    "ingest_jobs_pending", "shutdown_grace_s",
 }  # fmt: skip
 
 
