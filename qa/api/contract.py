@@ -36,8 +36,10 @@ class ErrorBody(BaseModel):
 _REASONS = {
     400: "Malformed request (a Content-Length that is not a number).",
     401: "Missing or wrong API key (`Authorization: Bearer <key>`).",
-    404: "No such document, line range or job.",
-    409: "The request contradicts itself (two documents with one id).",
+    403: "The API key may not do this (a read key on an admin route).",
+    404: "No such document, line range, job or conversation (unknown, expired, or another key's).",
+    409: "At odds with what is stored or with itself: a document id another source holds, "
+    "two documents with one id, or (asking) no documents ingested yet.",
     413: "Body over QA_MAX_BODY_BYTES, or a document over a per-document limit.",
     422: "Invalid request: the message and `details` say what to change.",
     429: "Too many requests: retry after `Retry-After` seconds.",
@@ -46,6 +48,12 @@ _REASONS = {
     "queued: retry later.",
 }
 _LLM_PATHS = ("/v1/ask", "/v1/ask/stream", "/v1/chat/completions")
+#: Routes that continue a conversation by id (404 when it is unknown, expired or not yours).
+_CONVERSATION_PATHS = ("/v1/ask", "/v1/ask/stream", "/v1/feedback")
+#: Asking with nothing ingested is a 409 ("no documents ingested yet").
+_ASK_PATHS = ("/v1/ask", "/v1/ask/stream")
+#: Admin-scoped operations (a read key gets 403).
+_ADMIN_OPERATIONS = {("/v1/documents", "post"), ("/v1/feedback", "get")}
 #: Server-Sent Events (chat completions: when the request says "stream": true).
 _STREAMING_PATHS = ("/v1/ask/stream", "/v1/chat/completions")
 #: One event: /v1/ask/stream sends `delta`, `answer`, `error`, `done`; chat completions send
@@ -69,10 +77,15 @@ def _errors_of(path: str, method: str, operation: dict[str, Any], settings: Sett
         codes.add(429)
     if "requestBody" in operation:
         codes |= {400, 413}
-    if "{" in path:
+    if "{" in path or path in _CONVERSATION_PATHS:
         codes.add(404)
-    if path == "/v1/documents" and method == "post":
+    if (path == "/v1/documents" and method == "post") or path in _ASK_PATHS:
         codes.add(409)
+    admin = (path, method) in _ADMIN_OPERATIONS or (
+        path.startswith("/v1/documents/") and method == "delete"
+    )
+    if settings.api.api_keys and admin:
+        codes.add(403)
     if path in _LLM_PATHS:
         codes.add(502)
     return codes

@@ -120,6 +120,18 @@ class ArticleIn(BaseModel):
 class DocumentsRequest(_Strict):
     """Articles to ingest: ``documents`` (records), or ``url`` (one page fetched)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        # Exactly one of the two, given (not null).
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["documents"], "properties": {"documents": {"type": "array"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        },
+    )
+
     documents: list[ArticleIn] | None = Field(None, min_length=1, max_length=1000)
     url: str | None = Field(
         None,

@@ -310,6 +310,7 @@ class IngestPipeline:
         for start in range(0, len(docs), 16):
             pending = [self._prepare(doc) for doc in docs[start : start + 16]]
             self._write(pending, report, None, only_if_stored=True)
+        report.updated = len(report.doc_ids)
         return report
 
     def _prepare(self, doc: Document) -> _Pending:

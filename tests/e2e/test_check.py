@@ -52,7 +52,7 @@ def test_check_finds_damage_and_repair_fixes_it(tmp_path: Path) -> None:
     assert json.loads(clean.stdout)["problems"] == []
 
     chunks, documents = collections(data)
-    before = {name: chunk_ids(chunks, name) for name in ARTICLES}
+    before = {name: chunk_ids(chunks, f"articles/{name}") for name in ARTICLES}
     assert len(before["snow.txt"]) >= 2 and all(before.values()), before
     chunks.delete(ids=before["ferry.txt"])  # every chunk gone: listed, unsearchable
     chunks.delete(ids=before["snow.txt"][:1])  # one chunk gone
@@ -64,20 +64,20 @@ def test_check_finds_damage_and_repair_fixes_it(tmp_path: Path) -> None:
         documents=stray["documents"],
         metadatas=[meta],
     )
-    documents.delete(ids=["rain.txt"])  # the record gone, its chunks left behind
+    documents.delete(ids=["articles/rain.txt"])  # the record gone, its chunks left behind
     del chunks, documents
 
     found = qa(data, "check")
     assert found.returncode == 1, found.stderr
     lines = found.stdout.splitlines()
-    ferry = f"ferry.txt: missing chunks (record says {len(before['ferry.txt'])}, 0 stored)"
+    ferry = f"articles/ferry.txt: missing chunks (record says {len(before['ferry.txt'])}, 0 stored)"
     assert ferry in lines, lines
-    assert any(line.startswith("snow.txt: missing chunks") for line in lines), lines
-    assert "vote.txt: chunks of another version (1 chunks)" in lines
-    assert f"rain.txt: orphan chunks ({len(before['rain.txt'])} chunks)" in lines
+    assert any(line.startswith("articles/snow.txt: missing chunks") for line in lines), lines
+    assert "articles/vote.txt: chunks of another version (1 chunks)" in lines
+    assert f"articles/rain.txt: orphan chunks ({len(before['rain.txt'])} chunks)" in lines
     assert "Traceback" not in found.stderr
     hits = json.loads(qa(data, "search", "ferry passengers harbour", "--json").stdout)["hits"]
-    assert all(h["doc_id"] != "ferry.txt" for h in hits)  # unsearchable while damaged
+    assert all(h["doc_id"] != "articles/ferry.txt" for h in hits)  # unsearchable while damaged
 
     repaired = qa(data, "check", "--repair", "--json")
     assert repaired.returncode == 0, repaired.stderr
@@ -86,12 +86,12 @@ def test_check_finds_damage_and_repair_fixes_it(tmp_path: Path) -> None:
     assert report["pruned"] == 1 + len(before["rain.txt"])
 
     chunks, _ = collections(data)
-    assert chunk_ids(chunks, "ferry.txt") == before["ferry.txt"]  # the same chunks, re-cut
-    assert chunk_ids(chunks, "snow.txt") == before["snow.txt"]
-    assert chunk_ids(chunks, "vote.txt") == before["vote.txt"]
-    assert chunk_ids(chunks, "rain.txt") == []
+    assert chunk_ids(chunks, "articles/ferry.txt") == before["ferry.txt"]  # the same chunks, re-cut
+    assert chunk_ids(chunks, "articles/snow.txt") == before["snow.txt"]
+    assert chunk_ids(chunks, "articles/vote.txt") == before["vote.txt"]
+    assert chunk_ids(chunks, "articles/rain.txt") == []
     assert qa(data, "check").returncode == 0
     hits = json.loads(qa(data, "search", "ferry passengers harbour", "--json").stdout)["hits"]
-    assert hits and hits[0]["doc_id"] == "ferry.txt"
+    assert hits and hits[0]["doc_id"] == "articles/ferry.txt"
     again = json.loads(qa(data, "ingest", str(folder), "--json").stdout)
     assert again["unchanged"] == 3 and again["documents"] == 1  # rain is ingested again

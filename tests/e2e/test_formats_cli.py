@@ -48,8 +48,10 @@ def test_ingest_a_mixed_folder_skipping_what_is_not_text(tmp_path: Path, folder:
         "skipped: photo.txt: binary file (contains NUL bytes), not text",
     ]
     assert "error:" not in result.stderr and "Traceback" not in result.stderr
-    assert result.stdout.strip().splitlines()[-1] == (
-        "3 documents ingested (3 chunks), 0 unchanged, 2 skipped, 0 failed"
+    assert (
+        result.stdout.strip()
+        .splitlines()[-1]
+        .startswith("3 added, 0 updated, 0 unchanged, 2 skipped, 0 failed, 0 removed; 3 chunks")
     )
 
     asked = run_qa(data, "ask", "How many passengers did the ferry carry?")
@@ -76,6 +78,6 @@ def test_ingest_a_url(tmp_path: Path, web: WebServer) -> None:
     allowed = {"QA_FETCH_ALLOW_PRIVATE": "true"}
     result = run_qa(tmp_path, "ingest", url, env=allowed)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("1 documents ingested")
+    assert result.stdout.startswith("1 added, 0 updated")
     asked = run_qa(tmp_path, "ask", "How many people were forced from their homes?")
     assert "https://news.example.com/2024/floods#:~:text=" in asked.stdout

@@ -73,4 +73,4 @@ def test_files_over_a_limit_fail_alone(make: ServiceFactory, tmp_path: Path) -> 
     assert (report.documents, report.failed) == (1, 1)
     assert "huge.txt" in report.errors[0]
     assert "QA_MAX_DOCUMENT_SENTENCES" in report.errors[0]
-    assert [d.doc_id for d in built.service.list_documents()] == ["small.txt"]
+    assert [d.doc_id for d in built.service.list_documents()] == ["in/small.txt"]

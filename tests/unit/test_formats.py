@@ -213,7 +213,10 @@ def test_load_paths_reads_every_format_and_skips_the_rest_with_reasons(tmp_path:
     (tmp_path / "d.txt").write_bytes(b"")
     (tmp_path / "e.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     result = load_paths([tmp_path], max_document_bytes=LIMIT)
-    assert [d.doc_id for d in result.documents] == ["a.html", "b.pdf", "c.txt"]
+    name = tmp_path.name  # the collection: the folder's own name
+    assert [d.doc_id for d in result.documents] == [
+        f"{name}/{n}" for n in ("a.html", "b.pdf", "c.txt")
+    ]
     assert [(s.where, s.reason.split(" (")[0]) for s in result.skips] == [
         ("d.txt", "empty file"),
         ("e.txt", "binary file"),
