@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -13,15 +11,13 @@ import anyio
 import httpx
 import mcp
 import pytest
-import uvicorn
+from fakes.net import uvicorn_in_thread
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from qa.api.app import create_app
 from qa.config import Settings
 from qa.service import QAService
-
-from .conftest import free_port
 
 KEY = "mcp-test-key-0123456789"
 TAJIK = "000_4e774364687dacde.txt"  # undated
@@ -34,17 +30,8 @@ def mcp_url(seeded_service: QAService, tmp_path_factory: pytest.TempPathFactory)
     """The app with an API key set, served by uvicorn on loopback; yields the /mcp URL."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("mcp"), api_keys=KEY, _env_file=None)
     app = create_app(seeded_service, settings=settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(app) as url:
+        yield f"{url}/mcp"
 
 
 @asynccontextmanager

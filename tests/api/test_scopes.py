@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.net import free_port
 from fastapi.testclient import TestClient
 
 from qa.api.app import create_app
@@ -20,8 +21,6 @@ from qa.config import Settings
 from qa.errors import ConfigError
 from qa.service import QAService
 from qa.types import Feedback
-
-from .conftest import free_port
 
 READ_1 = "sk-read-one-0123456789"
 READ_2 = "sk-read-two-0123456789"

@@ -11,21 +11,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
+from fakes.net import uvicorn_in_thread
 
 from qa.api.app import create_app
 from qa.config import Settings
 from qa.service import QAService
-
-from .conftest import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -306,21 +302,8 @@ def test_documents_page_lists_and_adds_a_file(page: Any, live_url: str) -> None:
 @pytest.fixture
 def keyed_url(seeded_service: QAService, tmp_path: Path) -> Iterator[str]:
     settings = Settings(data_dir=tmp_path, api_keys=[KEY], _env_file=None)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(seeded_service, settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(create_app(seeded_service, settings)) as url:
+        yield url
 
 
 def test_with_api_keys_the_page_asks_once_and_keeps_the_key_for_the_tab(

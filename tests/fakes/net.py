@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 
 def free_port() -> int:
@@ -60,3 +63,25 @@ class Loopback(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(app: Any, *, log_level: str = "warning") -> Iterator[str]:
+    """``app`` served by a real uvicorn on a free loopback port, from a daemon thread;
+    yields its base URL and stops it afterwards."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
