@@ -66,8 +66,11 @@ def assert_each_document_whole(store: ChromaStore) -> None:
 
 
 def test_processes_writing_one_embedded_store(tmp_path: Path) -> None:
-    run_writers(tmp_path, None)
     store = ChromaStore.from_settings(Settings(_env_file=None, data_dir=tmp_path).store)
+    # Created first: chromadb's own first-time schema creation is not safe for several
+    # processes at once ("table collections already exists"), whatever qa does.
+    assert store.count() == 0
+    run_writers(tmp_path, None)
     assert_each_document_whole(store)
     assert (tmp_path / "chroma" / "qa-writes.lock").exists()  # the lock every process took
 
@@ -108,11 +111,12 @@ def test_a_held_lease_makes_others_wait_then_fail(chroma_server: str) -> None:
 
 @pytest.mark.server
 def test_a_lease_held_longer_than_its_ttl_is_renewed(chroma_server: str) -> None:
-    holder, db = lease(chroma_server, ttl=0.6)
-    other, _ = lease(chroma_server, wait_s=1.5)
+    # A ttl of seconds, not tenths: renewals (every ttl/3) must keep up on a loaded machine.
+    holder, db = lease(chroma_server, ttl=3.0)
+    other, _ = lease(chroma_server, wait_s=7.5)
     with holder:
         with pytest.raises(StoreError, match="write lease"), other:
-            pass  # waited 1.5 s, 2.5 ttls: the lease was renewed, never expired
+            pass  # waited 7.5 s, 2.5 ttls: the lease was renewed, never expired
         owner = db.run("read", lambda c: c.changes.get(ids=[LOCK_ID])["metadatas"])[0]["owner"]
         assert owner == holder._token
 
