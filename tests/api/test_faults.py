@@ -324,17 +324,23 @@ def test_a_document_ingested_through_one_instance_is_found_by_another(
         added = one.post("/v1/documents", json={"documents": [{"id": "quokka-news", "body": body}]})
         assert added.status_code == 201
 
-        def hits_after_poll() -> list[dict[str, Any]]:
-            time.sleep(0.25)  # one poll interval: the write is seen by the next search
-            hits: list[dict[str, Any]] = two.post("/v1/search", json=query).json()["hits"]
-            return hits
+        def hits_after_poll(done: Any) -> list[dict[str, Any]]:
+            """Search until ``done(hits)``: one poll interval (0.2 s) on a quiet machine,
+            longer on a loaded one; give up after 10 s."""
+            deadline = time.monotonic() + 10
+            while True:
+                time.sleep(0.25)
+                hits: list[dict[str, Any]] = two.post("/v1/search", json=query).json()["hits"]
+                if done(hits) or time.monotonic() > deadline:
+                    return hits
 
-        found = hits_after_poll()
+        found = hits_after_poll(lambda hits: hits and hits[0]["doc_id"] == "quokka-news")
         assert found[0]["doc_id"] == "quokka-news"
         assert "quokka sanctuary" in found[0]["text"]
 
         assert one.delete("/v1/documents/quokka-news").status_code == 204
-        assert all(h["doc_id"] != "quokka-news" for h in hits_after_poll())
+        gone = hits_after_poll(lambda hits: all(h["doc_id"] != "quokka-news" for h in hits))
+        assert all(h["doc_id"] != "quokka-news" for h in gone)
 
 
 # ------------------------------------------------------------------ LLM failures
