@@ -13,6 +13,8 @@ learned models fitted on one set and tested on the others (and cross-validated i
     python bench/evidence.py fit --train wikiqa,realtimeqa   # writes the shipped model
 
 Data dirs: $BENCH_EVIDENCE_DIRS (default /tmp/ev/{seeds,wiki,rtqa}), ingested if needed.
+$BENCH_SELQA (a folder written by `bench/selqa.py convert`) adds SelQA as a fourth, held-out
+set to `collect` and `report`.
 scikit-learn is needed only for the gradient-boosting comparison (optional: `pip install
 scikit-learn`; without it `report` skips that row). The shipped model needs numpy only.
 """
@@ -51,6 +53,11 @@ SETS = {
         "rtqa",
     ),
 }
+#: SelQA (Wikipedia sections, Apache-2.0) converted by bench/selqa.py: one more held-out set,
+#: used only when $BENCH_SELQA names the converted folder.
+SELQA = os.environ.get("BENCH_SELQA")
+if SELQA:
+    SETS["selqa"] = (Path(SELQA) / "questions.jsonl", Path(SELQA) / "corpus.jsonl", "selqa")
 
 
 @dataclass
@@ -142,10 +149,20 @@ def collect(name: str) -> list[Question]:
     return out
 
 
+class _Unpickler(pickle.Unpickler):
+    """The cache names ``__main__.Question`` when `collect` ran as a script: map it here, so
+    that other scripts (bench/evidence_probes.py) can read it too."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "__main__" and name == "Question":
+            return Question
+        return super().find_class(module, name)
+
+
 def load(name: str) -> list[Question]:
     path = CACHE / f"{name}.pkl"
     with path.open("rb") as f:
-        data: list[Question] = pickle.load(f)
+        data: list[Question] = _Unpickler(f).load()
     return data
 
 
@@ -325,9 +342,19 @@ def fmt(v: float) -> str:
 def report(args: argparse.Namespace) -> None:
     from common import table
 
+    from qa.answering.evidence import load_model
+
     data = {name: load(name) for name in SETS}
     mats = {name: matrices(qs) for name, qs in data.items()}
     rows: list[list[object]] = []
+    shipped = load_model()
+    for name in SETS:  # the model in qa/answering, as the service runs it
+        scores = [shipped.logits(m) for m in mats[name]]
+        f = figures(data[name], scores)
+        print(
+            f"shipped model on {name}: P@1 {fmt(f.p1)}, AUC answerable "
+            f"{fmt(f.auc_answerable)}, AUC top-1 right {fmt(f.auc_correct)}"
+        )
 
     def add(label: str, trained: str, tested: str, scores: Sequence[Any]) -> None:
         f = figures(data[tested], scores)

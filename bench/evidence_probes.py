@@ -1,0 +1,307 @@
+"""Probes for a stronger evidence ranker, on the candidates `bench/evidence.py collect` cached.
+
+Each probe adds candidate features to the shipped model's general features, refits the
+logistic regression on wikiqa-dev (5-fold CV there) and tests it on the other sets, as
+`bench/evidence.py report` does. None of them is shipped; bench/README.md says why.
+
+    python bench/evidence_probes.py tokens     # token alignment (BERTScore recall) from MiniLM
+    python bench/evidence_probes.py title      # the sentence embedded as "title: sentence"
+    python bench/evidence_probes.py adapter --selqa DIR   # a question-side linear map fitted
+                                                          # on SelQA (bench/selqa.py)
+    python bench/evidence_probes.py cost       # time to get token states for K sentences
+
+`tokens`: every question and candidate sentence is run through the int8 MiniLM once more to
+get its contextual token states (the shipped embedder pools them away); for each question
+token, the best cosine with any token of the sentence, averaged with the question's BM25 IDF
+over the candidates ("recall") or plainly, and the sentence-side average ("precision").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import evidence as ev
+from common import quiet_logs
+
+SETS = ("wikiqa", "realtimeqa", "seeds")
+Extra = Callable[[Any], Any]  # Question -> (candidates x k) matrix
+
+
+def embedder() -> Any:
+    from qa.embeddings.local import LocalMiniLMEmbedder
+
+    return LocalMiniLMEmbedder(threads=1)
+
+
+def token_states(model: Any, texts: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """Per text: WordPiece ids and unit contextual states, [CLS]/[SEP] left out."""
+    out: dict[str, tuple[Any, Any]] = {}
+    encodings = model._encoder.encode_batch(list(texts))
+    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+    for start in range(0, len(order), 32):
+        rows = order[start : start + 32]
+        batch = [encodings[i] for i in rows]
+        width = max(len(e.ids) for e in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for r, e in enumerate(batch):
+            ids[r, : len(e.ids)] = e.ids
+            mask[r, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in model._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = model._session.run(["last_hidden_state"], feeds)[0]
+        for r, i in enumerate(rows):
+            n = len(batch[r].ids)
+            v = hidden[r, 1 : n - 1].astype(np.float32)
+            v /= np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-9, None)
+            out[texts[i]] = (np.asarray(batch[r].ids[1 : n - 1]), v)
+    return out
+
+
+def alignment(states: dict[str, tuple[Any, Any]]) -> Extra:
+    def extra(q: Any) -> Any:
+        qi, qv = states[q.question]
+        bags = [set(states[c.sentence.text][0].tolist()) for c in q.candidates]
+        n = len(bags)
+        idf = np.array(
+            [
+                math.log(
+                    1 + (n - sum(t in b for b in bags) + 0.5) / (sum(t in b for b in bags) + 0.5)
+                )
+                for t in qi.tolist()
+            ]
+        )
+        rows = []
+        for c in q.candidates:
+            sv = states[c.sentence.text][1]
+            if not len(sv) or not len(qv):
+                rows.append([0.0, 0.0, 0.0])
+                continue
+            sim = qv @ sv.T
+            best = sim.max(axis=1)
+            rows.append(
+                [
+                    float((best * idf).sum() / max(idf.sum(), 1e-9)),
+                    float(best.mean()),
+                    float(sim.max(axis=0).mean()),
+                ]
+            )
+        a = np.asarray(rows, dtype=float).reshape(-1, 3)
+        return np.hstack([a, a[:, :1] - (a[:, :1].max() if len(a) else 0)])
+
+    return extra
+
+
+def title_cosine(vectors: dict[tuple[str, int], Any]) -> Extra:
+    def extra(q: Any) -> Any:
+        ct = np.array(
+            [
+                float(np.dot(vectors[(c.sentence.doc_id, c.sentence.char_start)], q.qvec))
+                for c in q.candidates
+            ]
+        )
+        return np.stack([ct, ct - (ct.max() if len(ct) else 0)], axis=1)
+
+    return extra
+
+
+def adapted_cosine(matrix: Any) -> Extra:
+    def extra(q: Any) -> Any:
+        aq = matrix @ np.asarray(q.qvec, dtype=np.float64)
+        aq /= np.linalg.norm(aq)
+        s = np.stack([c.vector for c in q.candidates]).astype(np.float64)
+        cos = s @ aq
+        return np.stack([cos, cos - cos.max()], axis=1)
+
+    return extra
+
+
+def evaluate(names: Sequence[str], extra: Extra, variants: dict[str, list[str]]) -> None:
+    """Refit with the probe's features (named ``names``) appended, print every set."""
+    from qa.answering import evidence as qe
+
+    data = {n: ev.load(n) for n in SETS}
+    mats = {}
+    for n, qs in data.items():
+        base = ev.matrices(qs)
+        mats[n] = [
+            np.hstack([m, extra(q)]) if len(m) else np.zeros((0, m.shape[1] + len(names)))
+            for q, m in zip(qs, base, strict=True)
+        ]
+    qe.FEATURES = (*qe.FEATURES, *names)  # ev.Logistic looks columns up by name
+    general = ev.GENERAL
+    for label, chosen in {"shipped features": general, **variants}.items():
+        make = lambda chosen=chosen: ev.Logistic(chosen, 10.0)  # noqa: E731
+        oof = ev.cross_validate(data["wikiqa"], mats["wikiqa"], make)
+        model = make().fit(data["wikiqa"], mats["wikiqa"])
+        cells = []
+        for n in SETS:
+            scores = oof if n == "wikiqa" else [model.score(m) for m in mats[n]]
+            f = ev.figures(data[n], scores)
+            cells.append(
+                f"{n} P@1 {ev.fmt(f.p1)} AUC ans. {ev.fmt(f.auc_answerable)} "
+                f"AUC 1st {ev.fmt(f.auc_correct)}"
+            )
+        print(f"{label:28s} | " + " | ".join(cells), flush=True)
+
+
+def probe_tokens() -> None:
+    model = embedder()
+    texts: set[str] = set()
+    for n in SETS:
+        for q in ev.load(n):
+            texts.add(q.question)
+            texts.update(c.sentence.text for c in q.candidates)
+    started = time.perf_counter()
+    states = token_states(model, sorted(texts))
+    print(f"token states of {len(texts)} texts in {time.perf_counter() - started:.0f} s")
+    names = ["tok_recall_idf", "tok_recall", "tok_precision", "tok_recall_gap"]
+    evaluate(
+        names,
+        alignment(states),
+        {
+            "+ recall (IDF)": [*ev.GENERAL, "tok_recall_idf"],
+            "+ all four": [*ev.GENERAL, *names],
+            "recall (IDF) alone": ["tok_recall_idf"],
+            "recall alone": ["tok_recall"],
+            "cosine alone": ["cos"],
+        },
+    )
+
+
+def probe_title() -> None:
+    model = embedder()
+    keys: dict[tuple[str, int], str] = {}
+    for n in SETS:
+        for q in ev.load(n):
+            for c in q.candidates:
+                s = c.sentence
+                keys[(s.doc_id, s.char_start)] = f"{s.title}: {s.text}" if s.title else s.text
+    order = list(keys)
+    vectors = dict(zip(order, model.embed([keys[k] for k in order]), strict=True))
+    evaluate(
+        ["cos_title", "cos_title_gap"],
+        title_cosine(vectors),
+        {
+            "+ cos(q, title: s)": [*ev.GENERAL, "cos_title"],
+            "+ both": [*ev.GENERAL, "cos_title", "cos_title_gap"],
+            "cos(q, title: s) alone": ["cos_title"],
+        },
+    )
+
+
+def fit_adapter(selqa: Path, epochs: int, tau: float = 0.05, lr: float = 3e-4) -> Any:
+    """A 384x384 map of the question vector, from the identity, fitted with a softmax over
+    each question's section sentences (SelQA dev+test; 1/8 of the articles held out)."""
+    questions = [json.loads(x) for x in (selqa / "questions.jsonl").open(encoding="utf-8")]
+    corpus = {}
+    for line in (selqa / "corpus.jsonl").open(encoding="utf-8"):
+        doc = json.loads(line)
+        corpus[doc["id"]] = doc["body"].split("\n")
+    model = embedder()
+    texts = sorted({q["question"] for q in questions} | {s for b in corpus.values() for s in b})
+    vec = dict(zip(texts, model.embed(texts).astype(np.float64), strict=True))
+    rng = np.random.default_rng(0)
+    docs = sorted(corpus)
+    rng.shuffle(docs)
+    held = set(docs[: len(docs) // 8])
+    train, val = [], []
+    for q in questions:
+        doc = q["evidence"][0]["source"]
+        sents = np.stack([vec[s] for s in corpus[doc]])
+        gold = np.array([n - 1 for n in q["evidence"][0]["lines"]])
+        (val if doc in held else train).append((vec[q["question"]], sents, gold))
+
+    def p1(a: Any, items: Sequence[Any]) -> float:
+        return float(np.mean([int(np.argmax(s @ (a @ qv))) in set(g) for qv, s, g in items]))
+
+    d = len(next(iter(vec.values())))
+    a = np.eye(d)
+    m, v = np.zeros_like(a), np.zeros_like(a)
+    step = 0
+    print(
+        f"adapter: {len(train)} train, {len(val)} held-out questions; identity P@1 {p1(a, val):.3f}"
+    )
+    for epoch in range(epochs):
+        order = rng.permutation(len(train))
+        for b in range(0, len(order), 32):
+            grad = np.zeros_like(a)
+            for i in order[b : b + 32]:
+                qv, s, g = train[i]
+                z = s @ (a @ qv) / tau
+                p = np.exp(z - z.max())
+                p /= p.sum()
+                target = np.zeros_like(p)
+                target[g] = p[g] / p[g].sum()
+                grad += np.outer(s.T @ ((p - target) / tau), qv)
+            grad /= 32
+            step += 1
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            a -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        print(f"  epoch {epoch + 1}: train P@1 {p1(a, train):.3f}, held out {p1(a, val):.3f}")
+    return a
+
+
+def probe_adapter(selqa: Path, epochs: int) -> None:
+    matrix = fit_adapter(selqa, epochs)
+    evaluate(
+        ["cos_adapted", "cos_adapted_gap"],
+        adapted_cosine(matrix),
+        {
+            "+ adapted cosine": [*ev.GENERAL, "cos_adapted", "cos_adapted_gap"],
+            "adapted cosine alone": ["cos_adapted"],
+            "cosine alone": ["cos"],
+        },
+    )
+
+
+def probe_cost(repeats: int = 60) -> None:
+    model = embedder()
+    texts = sorted({c.sentence.text for q in ev.load("wikiqa") for c in q.candidates})
+    rng = np.random.default_rng(0)
+    for k in (4, 8):
+        times = []
+        for _ in range(repeats):
+            batch = [texts[i] for i in rng.choice(len(texts), k + 1, replace=False)]
+            started = time.perf_counter()
+            token_states(model, batch)
+            times.append((time.perf_counter() - started) * 1000)
+        print(
+            f"question + {k} sentences, 1 thread: p50 {np.percentile(times, 50):.1f} ms, "
+            f"p95 {np.percentile(times, 95):.1f} ms"
+        )
+
+
+def main() -> None:
+    quiet_logs()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probe", choices=["tokens", "title", "adapter", "cost"])
+    parser.add_argument("--selqa", type=Path, help="folder written by bench/selqa.py convert")
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    if args.probe == "tokens":
+        probe_tokens()
+    elif args.probe == "title":
+        probe_title()
+    elif args.probe == "adapter":
+        if not args.selqa:
+            parser.error("adapter needs --selqa")
+        probe_adapter(args.selqa, args.epochs)
+    else:
+        probe_cost()
+
+
+if __name__ == "__main__":
+    main()
