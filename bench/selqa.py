@@ -39,7 +39,12 @@ def convert(source: Path, out: Path) -> tuple[int, int]:
             doc_id = "S" + hashlib.sha1("\x00".join(key).encode()).hexdigest()[:10]
             sections[key] = doc_id
             body = "\n".join(" ".join(c.split()) for c in x["candidates"])
-            record = {"id": doc_id, "title": f"{x['article']}: {x['section']}", "body": body}
+            record = {
+                "id": doc_id,
+                "source": doc_id,
+                "title": f"{x['article']}: {x['section']}",
+                "body": body,
+            }
             corpus.write(json.dumps(record, ensure_ascii=False) + "\n")
     with (out / "questions.jsonl").open("w", encoding="utf-8") as questions:
         for i, x in enumerate(items):
