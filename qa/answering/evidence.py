@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.sentences import DocumentLookup, EvidencePassage
+from qa.answering.sentences import DocumentLookup, EvidencePassage, VectorLookup
 from qa.embeddings.packing import unpack_rows
 from qa.errors import ConfigError
-from qa.ports import Embedder, SentenceIndex, Vectors
+from qa.ports import Embedder, Vectors
 from qa.text import Sentence, numbers, terms
 
 Matrix = npt.NDArray[np.float64]
@@ -142,7 +142,7 @@ def gather(
     sources: Sequence[EvidencePassage],
     documents: DocumentLookup,
     embedder: Embedder,
-    index: SentenceIndex | None,
+    vectors_of: VectorLookup | None,
 ) -> tuple[Vectors, list[Candidate]]:
     """The question's vector and every candidate sentence of ``sources`` with its vectors.
 
@@ -159,8 +159,8 @@ def gather(
             stored[doc_id] = None
             doc = documents(doc_id)
             packed = (
-                index.sentence_vectors(doc_id, doc.content_hash)
-                if index is not None and doc is not None
+                vectors_of(doc_id, doc.content_hash)
+                if vectors_of is not None and doc is not None
                 else None
             )
             if packed is not None and packed.spans:
