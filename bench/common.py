@@ -163,15 +163,17 @@ def quiet_logs() -> None:
 # ------------------------------------------------------------------ scaled stores
 # Bump when what ingestion stores changes: cached stores of another version are rebuilt.
 CACHE_VERSION = "2 (sentence vectors stored at ingest)"
+# The same for the scaled stores made of copies (``populate``).
+SCALED_VERSION = CACHE_VERSION + "; 3 (copies carry their original's sentence vectors)"
 
 
-def _cached(path: Path) -> bool:
+def _cached(path: Path, version: str = CACHE_VERSION) -> bool:
     marker = path / ".done"
-    return marker.exists() and marker.read_text(encoding="utf-8") == CACHE_VERSION
+    return marker.exists() and marker.read_text(encoding="utf-8") == version
 
 
-def _mark_cached(path: Path) -> None:
-    (path / ".done").write_text(CACHE_VERSION, encoding="utf-8")
+def _mark_cached(path: Path, version: str = CACHE_VERSION) -> None:
+    (path / ".done").write_text(version, encoding="utf-8")
 
 
 def base_data_dir() -> Path:
@@ -209,11 +211,24 @@ def real_chunks() -> list[tuple[Any, list[Any], Any]]:
     return out
 
 
+def real_sentences() -> dict[str, Any]:
+    """``doc_id -> SentenceVectors`` of every stored real document (made at ingest)."""
+    store = components(base_data_dir()).store
+    found = {}
+    for info in store.list_documents():
+        vectors = store.sentence_vectors(info.doc_id, info.content_hash)
+        if vectors is not None:
+            found[info.doc_id] = vectors
+    return found
+
+
 def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) -> int:
     """Fill ``store`` with about ``target`` chunks: the real ones, then perturbed copies.
 
-    Copy ``c`` of a document gets doc_id ``ID~c``, the same text, and its chunk vectors plus
-    Gaussian noise of norm ``noise`` (renormalised; cosine to the original about 0.95).
+    Copy ``c`` of a document gets doc_id ``ID~c``, the same text, its chunk vectors plus
+    Gaussian noise of norm ``noise`` (renormalised; cosine to the original about 0.95), and
+    its original's sentence vectors (as ingestion stores them: without them every answer
+    from a copy would embed its sentences, which no ingested store makes it do).
     Written straight through ChromaStore.write: no embedding time.
     """
     import numpy as np
@@ -221,6 +236,7 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
     from qa.types import DocumentWrite
 
     real = real_chunks()
+    sentences = real_sentences()
     rng = np.random.default_rng(0)
     written, copy, pending, pending_chunks = 0, 0, [], 0
     started = time.perf_counter()
@@ -229,6 +245,7 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
             if written >= target:
                 break
             doc, chunks, vectors = real_doc, real_chunks_, real_vectors
+            sentence_vectors = sentences.get(doc.doc_id)
             if copy:
                 doc_id = f"{doc.doc_id}~{copy}"
                 doc = doc.model_copy(update={"doc_id": doc_id, "title": f"{doc.title} ({copy})"})
@@ -239,7 +256,9 @@ def populate(store: Any, target: int, *, noise: float = 0.3, batch: int = 4000) 
                 jitter = rng.normal(0, noise / np.sqrt(vectors.shape[1]), vectors.shape)
                 vectors = vectors + jitter.astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            pending.append(DocumentWrite(doc, tuple(chunks), vectors))
+                if sentence_vectors is not None:
+                    sentence_vectors = sentence_vectors.model_copy(update={"doc_id": doc_id})
+            pending.append(DocumentWrite(doc, tuple(chunks), vectors, sentence_vectors))
             pending_chunks += len(chunks)
             written += len(chunks)
             if pending_chunks >= batch:
@@ -261,13 +280,13 @@ def scaled_data_dir(chunks: int) -> Path:
     if chunks <= real:
         return base_data_dir()
     path = OUT / "cache" / f"embedded-{chunks}"
-    if not _cached(path):
+    if not _cached(path, SCALED_VERSION):
         shutil.rmtree(path, ignore_errors=True)
         print(f"building a {chunks:,}-chunk store (perturbed copies of the real chunks)")
         parts = components(path)
         parts.store.check_embedder(parts.embedder.name, parts.embedder.dimension)
         populate(parts.store, chunks)
-        _mark_cached(path)
+        _mark_cached(path, SCALED_VERSION)
     return path
 
 

@@ -108,7 +108,7 @@ def collect(name: str) -> list[Question]:
         hits = svc.search(q.question, as_of=q.as_of)  # as `qa eval` and the API ask it
         documents = memoize(store.get_document)
         sources = build_sources(hits, documents)
-        qvec, cands = gather(q.question, sources, documents, embedder, store)
+        qvec, cands = gather(q.question, sources, documents, embedder, store.sentence_vectors)
         gold = np.array(
             [
                 any(

@@ -8,7 +8,7 @@ port                   what it offers                       who calls it
 =====================  ===================================  ==============================
 ``ChunkIndex``         nearest chunks, passages by id        retrieval
 ``DocumentStore``      documents and their original lines    answering, citations, API
-``SentenceIndex``      a document's sentence vectors         the extractive answerer
+``SentenceIndex``      documents with their sentence vectors the extractive answerer
 ``ChangeFeed``         what changed since revision r         the BM25 index
 ``CorpusWriter``       writes that keep all of these whole   ingestion, API deletes
 ``HealthCheck``        is the backend reachable              /readyz
@@ -124,6 +124,14 @@ class SentenceIndex(Protocol):
 
     def sentence_vectors(self, doc_id: str, content_hash: str) -> SentenceVectors | None:
         """The vectors made from that version of the document, or None."""
+        ...
+
+    def documents_with_sentences(
+        self, doc_ids: Sequence[str]
+    ) -> dict[str, tuple[Document, SentenceVectors | None]]:
+        """The stored documents among ``doc_ids`` (absent ones left out), each with the
+        sentence vectors made from its stored version (None when there are none), read in
+        one batch: what one answer reads for the documents of its passages."""
         ...
 
 

@@ -61,6 +61,22 @@ class Prepared:
     condense_ms: float | None = None
 
 
+@dataclass(frozen=True)
+class AskRequest:
+    """One question as ``ask`` and ``ask_stream`` take it (their arguments, documented
+    there), and whether the answer is streamed."""
+
+    question: str
+    conversation_id: str | None = None
+    top_k: int | None = None
+    filters: Filters | None = None
+    history: Sequence[Turn] | None = None
+    as_of: date | None = None
+    owner: str | None = None
+    remember: bool = True
+    streaming: bool = False
+
+
 class QAService:
     """The application core. Frontends parse input, call this, and render the result."""
 
@@ -276,15 +292,16 @@ class QAService:
         stored and ``conversation_id`` is None); with one that does not exist, start it under
         that id (False: NotFoundError, so a client cannot choose its own id)."""
         answers = self._answer(
-            question,
-            conversation_id,
-            top_k,
-            filters,
-            history,
-            as_of=as_of,
-            streaming=False,
-            owner=owner,
-            remember=remember,
+            AskRequest(
+                question,
+                conversation_id=conversation_id,
+                top_k=top_k,
+                filters=filters,
+                history=history,
+                as_of=as_of,
+                owner=owner,
+                remember=remember,
+            )
         )
         return next(item for item in answers if isinstance(item, Answer))
 
@@ -302,46 +319,37 @@ class QAService:
     ) -> Iterator[str | Answer]:
         """Text deltas, then the final verified Answer (the arguments as in ``ask``)."""
         return self._answer(
-            question,
-            conversation_id,
-            top_k,
-            filters,
-            history,
-            as_of=as_of,
-            streaming=True,
-            owner=owner,
-            remember=remember,
+            AskRequest(
+                question,
+                conversation_id=conversation_id,
+                top_k=top_k,
+                filters=filters,
+                history=history,
+                as_of=as_of,
+                owner=owner,
+                remember=remember,
+                streaming=True,
+            )
         )
 
-    def _answer(
-        self,
-        question: str,
-        conversation_id: str | None,
-        top_k: int | None,
-        filters: Filters | None,
-        history: Sequence[Turn] | None,
-        *,
-        as_of: date | None,
-        streaming: bool,
-        owner: str | None,
-        remember: bool,
-    ) -> Iterator[str | Answer]:
+    def _answer(self, request: AskRequest) -> Iterator[str | Answer]:
         started = time.perf_counter()
+        question, conversation_id = request.question, request.conversation_id
         unreadable = self._unreadable(question, conversation_id)
         if unreadable is not None:
-            if streaming:
+            if request.streaming:
                 yield unreadable.answer
             yield unreadable
             return
         prepared = self._prepare(
             question,
             conversation_id,
-            top_k,
-            filters,
-            history,
-            as_of=as_of,
-            owner=owner,
-            remember=remember,
+            request.top_k,
+            request.filters,
+            request.history,
+            as_of=request.as_of,
+            owner=request.owner,
+            remember=request.remember,
         )
         if not prepared.hits and not self._store.document_hashes():
             # Not "the articles don't say": there are no articles (often the wrong data dir).
@@ -353,7 +361,7 @@ class QAService:
         # A dependent follow-up is read as the user wrote it (its own words pick the
         # sentence); when they find nothing to cite, it is read with the context too.
         retry = asked != standalone
-        if streaming and not retry:
+        if request.streaming and not retry:
             for item in self._answerer.stream(asked, hits, turns):
                 if isinstance(item, Answer):
                     final = item
@@ -366,7 +374,7 @@ class QAService:
                 again = self._answerer.answer(standalone, hits, turns)
                 if _owns(asked, again):
                     final = again
-            if streaming:
+            if request.streaming:
                 yield final.answer
         assert final is not None
         now = time.perf_counter()
@@ -390,7 +398,7 @@ class QAService:
             turn = Turn(
                 question=question.strip(), answer=final.answer, standalone_question=standalone
             )
-            self._conversations.append(conv, turn, owner)
+            self._conversations.append(conv, turn, request.owner)
         yield final
 
     def _unreadable(self, question: str, conversation_id: str | None) -> Answer | None:

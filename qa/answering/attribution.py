@@ -15,6 +15,7 @@ from typing import Final
 
 from qa.answering.citations import inert
 from qa.answering.disagreement import value_phrase
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.sentences import DocumentLookup, memoize
 from qa.ports import Answerer
 from qa.types import Answer, Citation, Document, Hit, Turn
@@ -146,27 +147,49 @@ class AttributedAnswerer:
     """
 
     def __init__(self, inner: Answerer, documents: DocumentLookup) -> None:
+        """``documents``: where cited documents are read, unless ``inner`` is the extractive
+        answerer, whose answers come with the documents it read for them."""
         self._inner = inner
         self._documents = documents
 
+    def _answered(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
+    ) -> tuple[Answer, DocumentLookup]:
+        if isinstance(self._inner, ExtractiveAnswerer):
+            _, answer, documents = self._inner.respond(question, hits)
+            return answer, documents
+        return self._inner.answer(question, hits, history), self._documents
+
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
-        answer = self._inner.answer(question, hits, history)
-        return attribute(answer, self._documents, question)
+        answer, documents = self._answered(question, hits, history)
+        return attribute(answer, documents, question)
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
     ) -> Iterator[str | Answer]:
-        deltas: list[str] = []
-        for item in self._inner.stream(question, hits, history):
-            if not isinstance(item, Answer):
-                deltas.append(item)
-                continue
-            if item.mode != "extractive" or not item.citations:
-                yield from deltas
-                yield item
-                return
-            pieces = framed_pieces(item, question, self._documents)
-            for i, piece in enumerate(pieces):
-                yield piece if i == 0 else f" {piece}"
-            yield item.model_copy(update={"answer": " ".join(pieces)})
+        if isinstance(self._inner, ExtractiveAnswerer):
+            pieces, answer, documents = self._inner.respond(question, hits)
+            deltas = [piece if i == 0 else f" {piece}" for i, piece in enumerate(pieces)]
+            yield from self._framed(answer, question, documents, deltas)
             return
+        deltas = []
+        for item in self._inner.stream(question, hits, history):
+            if isinstance(item, Answer):
+                yield from self._framed(item, question, self._documents, deltas)
+                return
+            deltas.append(item)
+
+    @staticmethod
+    def _framed(
+        answer: Answer, question: str, documents: DocumentLookup, deltas: Sequence[str]
+    ) -> Iterator[str | Answer]:
+        """The inner answer's ``deltas`` and ``answer``, attributed when it is extractive
+        with citations."""
+        if answer.mode != "extractive" or not answer.citations:
+            yield from deltas
+            yield answer
+            return
+        pieces = framed_pieces(answer, question, documents)
+        for i, piece in enumerate(pieces):
+            yield piece if i == 0 else f" {piece}"
+        yield answer.model_copy(update={"answer": " ".join(pieces)})

@@ -16,10 +16,12 @@ the line. None is keyed to a word of a particular question.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,10 +30,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.sentences import DocumentLookup, EvidencePassage
+from qa.answering.sentences import DocumentLookup, EvidencePassage, VectorLookup
 from qa.embeddings.packing import unpack_rows
 from qa.errors import ConfigError
-from qa.ports import Embedder, SentenceIndex, Vectors
+from qa.ports import Embedder, Vectors
 from qa.text import Sentence, numbers, terms
 
 Matrix = npt.NDArray[np.float64]
@@ -90,9 +92,42 @@ class Candidate:
 # --------------------------------------------------------------------------- gathering
 
 
-def bag(text: str) -> set[str]:
+@dataclass(frozen=True)
+class Facts:
+    """What the features read from a sentence's text alone, worked out once per text (the
+    same sentences come back in every answer from their passage, and the answerer asks for
+    them again when it picks and words the answer)."""
+
+    terms: frozenset[str]  # stemmed content words
+    numbers: frozenset[str]
+    bag: frozenset[str]  # terms and numbers (``#1037``)
+    name_terms: tuple[str, ...]  # terms of its capitalised names (not the first word)
+    has_time: bool  # a month, weekday, season... (_TIME_WORDS)
+    has_number_word: bool  # "two", "thousands", "twice"...
+    fragment: bool  # no full stop at the end
+    length: float  # log(1 + words)
+
+
+@functools.lru_cache(maxsize=4096)  # ~3 KB each (13 MB): the sentences of ~80 answers
+def facts(text: str) -> Facts:
+    """The ``Facts`` of ``text`` (cached: a pure function of the text)."""
+    found = frozenset(numbers(text))
+    words = frozenset(terms(text))
+    return Facts(
+        terms=words,
+        numbers=found,
+        bag=words | {f"#{n}" for n in found},
+        name_terms=tuple(t for name in NAME.findall(text) for t in terms(name)),
+        has_time=bool(_TIME_WORDS.search(text)),
+        has_number_word=bool(_NUMBER_WORDS.search(text)),
+        fragment=not _FULL_STOP.search(text),
+        length=math.log1p(len(_WORDS.findall(text))),
+    )
+
+
+def bag(text: str) -> frozenset[str]:
     """Stemmed content words and numbers (``#1037``) of ``text``."""
-    return set(terms(text)) | {f"#{n}" for n in numbers(text)}
+    return facts(text).bag
 
 
 def term_weights(question: str) -> dict[str, float]:
@@ -103,7 +138,7 @@ def term_weights(question: str) -> dict[str, float]:
     return weights
 
 
-def coverage(question: str, bags: Sequence[set[str]]) -> list[float]:
+def coverage(question: str, bags: Sequence[AbstractSet[str]]) -> list[float]:
     """Each bag's share of the question's IDF mass (BM25 IDF over ``bags``)."""
     mass = {}
     for term, weight in term_weights(question).items():
@@ -115,7 +150,7 @@ def coverage(question: str, bags: Sequence[set[str]]) -> list[float]:
 
 def is_fragment(text: str) -> bool:
     """No full stop at the end: a headline, dateline or caption rather than a sentence."""
-    return not _FULL_STOP.search(text)
+    return facts(text).fragment
 
 
 def _unit(vector: Vectors) -> Vectors:
@@ -142,7 +177,7 @@ def gather(
     sources: Sequence[EvidencePassage],
     documents: DocumentLookup,
     embedder: Embedder,
-    index: SentenceIndex | None,
+    vectors_of: VectorLookup | None,
 ) -> tuple[Vectors, list[Candidate]]:
     """The question's vector and every candidate sentence of ``sources`` with its vectors.
 
@@ -152,6 +187,8 @@ def gather(
     """
     stored: dict[str, _Stored | None] = {}
     pairs = [(s, sentence) for s in sources for sentence in s.sentences]
+    # Each sentence's position in its source (``sentences.index`` compares whole records).
+    positions = [i for s in sources for i in range(len(s.sentences))]
     found: list[tuple[_Stored, int] | None] = []
     for _, sentence in pairs:
         doc_id = sentence.doc_id
@@ -159,8 +196,8 @@ def gather(
             stored[doc_id] = None
             doc = documents(doc_id)
             packed = (
-                index.sentence_vectors(doc_id, doc.content_hash)
-                if index is not None and doc is not None
+                vectors_of(doc_id, doc.content_hash)
+                if vectors_of is not None and doc is not None
                 else None
             )
             if packed is not None and packed.spans:
@@ -177,6 +214,7 @@ def gather(
         dropped = {missing[j] for j in order[: len(missing) - MAX_EMBEDDED]}
         keep = [i for i in range(len(pairs)) if i not in dropped]
         pairs = [pairs[i] for i in keep]
+        positions = [positions[i] for i in keep]
         found = [found[i] for i in keep]
         missing = [i for i, f in enumerate(found) if f is None]
     embedded = embedder.embed([question, *(pairs[i][1].text for i in missing)])
@@ -189,7 +227,7 @@ def gather(
     candidates = []
     for i, (source, sentence) in enumerate(pairs):
         hit_score = float(source.hit.score)
-        position = source.sentences.index(sentence)
+        position = positions[i]
         location = found[i]
         if location is not None:
             vectors, row = location
@@ -244,10 +282,10 @@ FEATURES: tuple[str, ...] = (
 
 
 def _cos_with(q: Matrix, base: Matrix, other: Sequence[Vectors | None]) -> Matrix:
-    rows = base.copy()
-    for i, v in enumerate(other):
-        if v is not None:
-            rows[i] += v
+    """Cosine between ``q`` and each row of ``base`` plus its ``other`` (a missing one adds
+    nothing), for all rows at once."""
+    zero = np.zeros(base.shape[1], dtype=np.float32)
+    rows = base + np.stack([zero if v is None else v for v in other]).astype(np.float64)
     norms = np.linalg.norm(rows, axis=1)
     norms[norms == 0] = 1.0
     result: Matrix = (rows @ q) / norms
@@ -267,8 +305,8 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
     cos_next = _cos_with(q, base, [c.following for c in candidates])
     context = (cos + cos_prev + cos_next) / 3
     cos_doc = np.stack([c.document for c in candidates]).astype(np.float64) @ q
-    texts = [c.sentence.text for c in candidates]
-    lexical = np.asarray(coverage(question, [bag(t) for t in texts]))
+    known = [facts(c.sentence.text) for c in candidates]
+    lexical = np.asarray(coverage(question, [f.bag for f in known]))
     names = {t for name in NAME.findall(question) for t in terms(name)}
     asked_numbers = numbers(question)
     wants_number = bool(QUANTITY.search(question))
@@ -276,7 +314,15 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
     wants_person = bool(_PERSON_QUESTION.search(question))
     wants_place = bool(_PLACE_QUESTION.search(question))
     question_terms = set(terms(question))
-    columns: dict[str, Any] = {
+
+    def column(values: Sequence[float | bool]) -> Matrix:
+        return np.asarray(values, dtype=np.float64)
+
+    new_number = column([bool(f.numbers - asked_numbers) for f in known])
+    has_time = column([f.has_time for f in known])
+    has_figure = np.maximum(new_number, has_time * wants_time)
+    new_name = column([any(t not in question_terms for t in f.name_terms) for f in known])
+    columns: dict[str, Matrix] = {
         "cos": cos,
         "cos_prev": cos_prev,
         "cos_next": cos_next,
@@ -285,27 +331,21 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
         "cos_gap": context - context.max(),
         "lexical": lexical,
         "lexical_gap": lexical - lexical.max(),
+        "names": column([len(names & f.terms) / len(names) for f in known])
+        if names
+        else np.zeros(n),
+        "wants_number_has": has_figure * wants_number,
+        "wants_number_lacks": (1 - has_figure)
+        * (1 - column([f.has_number_word for f in known]))
+        * wants_number,
+        "wants_person_has": new_name * wants_person,
+        "wants_place_has": new_name * wants_place,
+        "fragment": column([f.fragment for f in known]),
+        "length": column([f.length for f in known]),
+        "source_rank": 1.0 / column([c.source for c in candidates]),
+        "passage_score": column([c.passage_score for c in candidates]),
+        "first_sentence": column([c.position == 0 for c in candidates]),
     }
-    rows: dict[str, list[float]] = {k: [] for k in FEATURES if k not in columns}
-    for c, text in zip(candidates, texts, strict=True):
-        words = set(terms(text))
-        new_number = bool(numbers(text) - asked_numbers)
-        has_time = bool(_TIME_WORDS.search(text))
-        new_name = any(t not in question_terms for name in NAME.findall(text) for t in terms(name))
-        rows["names"].append(len(names & words) / len(names) if names else 0.0)
-        has_figure = new_number or (wants_time and has_time)
-        rows["wants_number_has"].append(float(wants_number and has_figure))
-        rows["wants_number_lacks"].append(
-            float(wants_number and not has_figure and not _NUMBER_WORDS.search(text))
-        )
-        rows["wants_person_has"].append(float(wants_person and new_name))
-        rows["wants_place_has"].append(float(wants_place and new_name))
-        rows["fragment"].append(float(is_fragment(text)))
-        rows["length"].append(math.log1p(len(_WORDS.findall(text))))
-        rows["source_rank"].append(1.0 / c.source)
-        rows["passage_score"].append(c.passage_score)
-        rows["first_sentence"].append(float(c.position == 0))
-    columns.update({k: np.asarray(v, dtype=np.float64) for k, v in rows.items()})
     for j, name in enumerate(FEATURES):
         out[:, j] = columns[name]
     return out

@@ -20,10 +20,16 @@ from qa.answering.evidence import (
     is_fragment,
     load_model,
 )
-from qa.answering.sentences import DocumentLookup, EvidencePassage, build_sources, memoize
+from qa.answering.sentences import (
+    DocumentLookup,
+    EvidencePassage,
+    VectorLookup,
+    build_sources,
+    memoize,
+)
 from qa.ports import Embedder, SentenceIndex, Vectors
 from qa.text import Sentence, numbers
-from qa.types import Answer, Citation, Hit, Mode, Turn
+from qa.types import Answer, Citation, Document, Hit, Mode, SentenceVectors, Turn
 
 # Extra sentences must clear the abstention bar themselves and have a logit within this of
 # the best one's (on the cached dev-set candidates, wider margins only lowered citation
@@ -79,10 +85,11 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
     ) -> None:
         """``embedder`` embeds the question and any sentence without a stored vector (wiring
-        passes the cache that retrieval embedded the question with); ``sentences`` holds the
-        vectors made at ingest. ``model`` scores sentences (default: the shipped one, read
-        now so that a broken install fails at startup); below ``threshold`` confidence
-        (default: the model's) the answerer abstains."""
+        passes the cache that retrieval embedded the question with); ``sentences`` (the same
+        store as ``documents``) holds the vectors made at ingest: an answer reads its
+        documents and their vectors from it in one batch. ``model`` scores sentences
+        (default: the shipped one, read now so that a broken install fails at startup);
+        below ``threshold`` confidence (default: the model's) the answerer abstains."""
         self.embedder = embedder
         self.documents = documents
         self.sentences = sentences
@@ -95,15 +102,40 @@ class ExtractiveAnswerer:
         rows = self.embedder.embed([claim, *(s.text for s in sentences)])
         return [float(x) for x in rows[1:] @ rows[0]]
 
+    def read(self, hits: Sequence[Hit]) -> tuple[DocumentLookup, VectorLookup | None]:
+        """Lookups of the documents of ``hits`` and their sentence vectors, read in one batch
+        (others, e.g. a cited document's, are read alone when asked for, each once)."""
+        alone = memoize(self.documents)
+        if self.sentences is None:
+            return alone, None
+        read = self.sentences.documents_with_sentences([hit.doc_id for hit in hits])
+
+        def documents(doc_id: str) -> Document | None:
+            found = read.get(doc_id)
+            return found[0] if found is not None else alone(doc_id)
+
+        def vectors(doc_id: str, content_hash: str) -> SentenceVectors | None:
+            found = read.get(doc_id)
+            if found is not None and found[0].content_hash == content_hash:
+                return found[1]
+            assert self.sentences is not None
+            return self.sentences.sentence_vectors(doc_id, content_hash)
+
+        return documents, vectors
+
     def rank(
         self,
         question: str,
         sources: Sequence[EvidencePassage],
         documents: DocumentLookup | None = None,
+        vectors: VectorLookup | None = None,
     ) -> list[Scored]:
-        """Every candidate sentence of ``sources`` scored by the evidence model, best first."""
+        """Every candidate sentence of ``sources`` scored by the evidence model, best first
+        (``vectors``: else the store's ``sentence_vectors``)."""
+        if vectors is None and self.sentences is not None:
+            vectors = self.sentences.sentence_vectors
         qvec, candidates = gather(
-            question, sources, documents or self.documents, self.embedder, self.sentences
+            question, sources, documents or self.documents, self.embedder, vectors
         )
         if not candidates:
             return []
@@ -121,8 +153,8 @@ class ExtractiveAnswerer:
 
     def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[Sentence, float]]:
         """(sentence, combined score) for the candidate sentences of ``hits``, best first."""
-        documents = memoize(self.documents)
-        ranked = self.rank(question, build_sources(hits, documents), documents)
+        documents, vectors = self.read(hits)
+        ranked = self.rank(question, build_sources(hits, documents), documents, vectors)
         return [(s.sentence, s.score) for s in ranked]
 
     def _select(self, question: str, ranked: Sequence[Scored]) -> list[Scored]:
@@ -193,19 +225,22 @@ class ExtractiveAnswerer:
                 return citation_for(1, [c.sentence], doc) if doc is not None else None
         return None
 
-    def _respond(self, question: str, hits: Sequence[Hit]) -> tuple[list[str], Answer]:
-        documents = memoize(self.documents)
-        ranked = self.rank(question, build_sources(hits, documents), documents)
+    def respond(
+        self, question: str, hits: Sequence[Hit]
+    ) -> tuple[list[str], Answer, DocumentLookup]:
+        """The answer's pieces (its sentences, each with its marker), the answer, and the
+        documents it read (so a decorator need not read them again)."""
+        documents, vectors = self.read(hits)
+        ranked = self.rank(question, build_sources(hits, documents), documents, vectors)
         confidence = round(self.confidence(ranked), 4)
         if not ranked or confidence < self.threshold:
             closest = self._closest(ranked, documents)
-            return [ABSTAIN_TEXT], abstain(confidence=confidence).model_copy(
-                update={"closest": closest}
-            )
+            answer = abstain(confidence=confidence).model_copy(update={"closest": closest})
+            return [ABSTAIN_TEXT], answer, documents
         chosen = self._select(question, ranked)
         pieces, citations = self._compose(chosen, documents)
         if not citations:
-            return [ABSTAIN_TEXT], abstain(confidence=confidence)
+            return [ABSTAIN_TEXT], abstain(confidence=confidence), documents
         answer = Answer(
             answer=" ".join(pieces),
             answerable=True,
@@ -213,19 +248,19 @@ class ExtractiveAnswerer:
             confidence=confidence,
             sources_differ=sources_differ([c.sentence for c in chosen], question),
         )
-        return pieces, answer
+        return pieces, answer, documents
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> Answer:
         """The best sentences with verified citations, or an abstention."""
         del history  # the service condenses a follow-up into ``question`` beforehand
-        return self._respond(question, hits)[1]
+        return self.respond(question, hits)[1]
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn]
     ) -> Iterator[str | Answer]:
         """The answer's sentences as text deltas, then the final Answer."""
         del history
-        pieces, final = self._respond(question, hits)
+        pieces, final, _ = self.respond(question, hits)
         for i, piece in enumerate(pieces):
             yield piece if i == 0 else f" {piece}"
         yield final

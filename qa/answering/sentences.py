@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.text import Sentence, sentences_for_hit
-from qa.types import Document, Hit
+from qa.types import Document, Hit, SentenceVectors
 
 logger = logging.getLogger(__name__)
 
 DocumentLookup = Callable[[str], Document | None]
+#: ``(doc_id, content_hash) ->`` the sentence vectors made from that version, or None.
+VectorLookup = Callable[[str, str], SentenceVectors | None]
 
 
 @dataclass(frozen=True)

@@ -528,6 +528,60 @@ class ChromaStore:
         self._sentences.put_many({key: found})
         return found
 
+    def documents_with_sentences(
+        self, doc_ids: Sequence[str]
+    ) -> dict[str, tuple[Document, SentenceVectors | None]]:
+        """What ``get_document`` and ``sentence_vectors`` give, from the same LRUs, with
+        whatever is not cached read in one ``get`` per collection (an answer's documents
+        each read apart were most of its Chroma time: bench/README.md, HTTP latency)."""
+        wanted = list(dict.fromkeys(doc_ids))
+        generation = self.revision()
+        documents = self._documents.get_many(wanted, generation)
+        keys = {d: (d, doc.content_hash) for d, doc in documents.items()}
+        vectors: dict[str, SentenceVectors] = {
+            key[0]: found
+            for key, found in self._sentences.get_many(keys.values(), generation).items()
+        }
+        doc_misses = [d for d in wanted if d not in documents]
+        vector_misses = [d for d in wanted if d not in vectors]
+        read_docs: dict[str, Document] = {}
+        read_vectors: dict[str, SentenceVectors] = {}
+
+        def fetch(conn: ChromaCollections) -> None:
+            for start in range(0, len(doc_misses), conn.max_batch):
+                part = doc_misses[start : start + conn.max_batch]
+                got = conn.documents.get(ids=part, include=["documents", "metadatas"])
+                texts, metas = got["documents"] or [], got["metadatas"] or []
+                for text, meta in zip(texts, metas, strict=True):
+                    if meta.get("kind") == "document":  # not a record an older version kept
+                        read_docs[str(meta["doc_id"])] = document_from_record(text, meta)
+            for start in range(0, len(vector_misses), conn.max_batch):
+                part = vector_misses[start : start + conn.max_batch]
+                got = conn.sentences.get(ids=part, include=["metadatas"])
+                for meta in got["metadatas"] or []:
+                    record = sentences_from_record(meta)
+                    read_vectors[record.doc_id] = record
+
+        if doc_misses or vector_misses:
+            self._db.run("documents_with_sentences", fetch)
+        documents.update(read_docs)
+        self._documents.put_many(read_docs)
+        found: dict[str, tuple[Document, SentenceVectors | None]] = {}
+        fresh: dict[tuple[str, str], SentenceVectors] = {}
+        for doc_id in wanted:
+            doc = documents.get(doc_id)
+            if doc is None:
+                continue
+            sentences = vectors.get(doc_id)
+            record = read_vectors.get(doc_id)
+            # Made from another version (a crash between writes, or a reader racing a
+            # write)? Then there are none for this one.
+            if sentences is None and record is not None and record.content_hash == doc.content_hash:
+                sentences = fresh[(doc_id, doc.content_hash)] = record
+            found[doc_id] = (doc, sentences)
+        self._sentences.put_many(fresh)
+        return found
+
     def list_documents(self) -> list[DocumentInfo]:
         return sorted(
             (document_info(meta) for meta in self._document_metas()), key=lambda d: d.doc_id

@@ -365,6 +365,22 @@ class MemoryStore:
             vectors = self._sentences.get(doc_id)
         return vectors if vectors is not None and vectors.content_hash == content_hash else None
 
+    def documents_with_sentences(
+        self, doc_ids: Sequence[str]
+    ) -> dict[str, tuple[Document, SentenceVectors | None]]:
+        with self._lock:
+            self._check_up("documents_with_sentences")
+            found: dict[str, tuple[Document, SentenceVectors | None]] = {}
+            for doc_id in dict.fromkeys(doc_ids):
+                record = self._records.get(doc_id)
+                if record is None:
+                    continue
+                vectors = self._sentences.get(doc_id)
+                if vectors is not None and vectors.content_hash != record.document.content_hash:
+                    vectors = None
+                found[doc_id] = (_own_copy(record.document), vectors)
+        return found
+
     # --- ChangeFeed ----------------------------------------------------------------------
 
     def revision(self) -> str:

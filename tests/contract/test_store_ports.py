@@ -374,6 +374,31 @@ def test_sentence_vectors_of_an_old_version_are_not_returned(store: Store) -> No
     assert current_vectors(store, "a1") == pack_sentences(new, EMBEDDER)
 
 
+def test_documents_with_sentences_reads_what_the_single_reads_give(store: Store) -> None:
+    put(store, make("a1"), sentences=True)
+    put(store, make("a2", ARTICLE[:3]))  # no sentence vectors
+    assert store.documents_with_sentences([]) == {}
+    store.get_document("a2")  # one of them already read (a cache, where a store has one)
+    for _ in range(2):  # and again, with everything read once
+        found = store.documents_with_sentences(["a2", "nope", "a1", "a2"])
+        assert list(found) == ["a2", "a1"]  # as asked, once each, absent ones left out
+        assert found["a1"] == (store.get_document("a1"), current_vectors(store, "a1"))
+        assert found["a1"][1] == pack_sentences(make("a1"), EMBEDDER)
+        assert found["a2"] == (store.get_document("a2"), None)
+
+
+def test_documents_with_sentences_follow_writes_and_deletes(store: Store) -> None:
+    put(store, make("a1"), sentences=True)
+    assert store.documents_with_sentences(["a1"])["a1"][1] is not None
+    new = make("a1", [*ARTICLE, "An update."])
+    put(store, new)  # a new version without sentence vectors: the old ones are not its
+    assert store.documents_with_sentences(["a1"]) == {"a1": (new, None)}
+    put(store, new, sentences=True)
+    assert store.documents_with_sentences(["a1"]) == {"a1": (new, pack_sentences(new, EMBEDDER))}
+    store.delete_document("a1")
+    assert store.documents_with_sentences(["a1"]) == {}
+
+
 # --------------------------------------------------------------------------- change feed
 
 

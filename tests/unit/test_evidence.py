@@ -85,7 +85,7 @@ def test_neighbours_and_the_document_centroid_come_from_stored_vectors() -> None
     embedder = HashingEmbedder()
     store = memory_store([DOC], embedder, sentences=True)
     sources = build_sources([make_hit(DOC, 2, 3)], DOCS.get)
-    _qvec, cands = gather("bridge cost", sources, DOCS.get, embedder, store)
+    _qvec, cands = gather("bridge cost", sources, DOCS.get, embedder, store.sentence_vectors)
     assert [c.position for c in cands] == [1, 2]
     vectors = embedder.embed(list(DOC.lines))
     # The sentence before line 2 (the headline) is outside the hit but inside the document.
