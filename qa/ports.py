@@ -106,6 +106,10 @@ class ChunkIndex(Protocol):
         """Passages for chunk ids (score 0), in the order given; unknown ids are skipped."""
         ...
 
+    def count(self) -> int:
+        """Number of stored chunks (cheap: no listing)."""
+        ...
+
 
 class DocumentStore(Protocol):
     """Documents with their original lines, so that any line can be quoted back."""

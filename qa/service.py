@@ -351,7 +351,7 @@ class QAService:
             owner=request.owner,
             remember=request.remember,
         )
-        if not prepared.hits and not self._store.document_hashes():
+        if not prepared.hits and self._store.count() == 0:
             # Not "the articles don't say": there are no articles (often the wrong data dir).
             raise EmptyStoreError()
         conv, standalone, asked = prepared.conversation_id, prepared.standalone, prepared.question

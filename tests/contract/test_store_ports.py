@@ -113,6 +113,7 @@ def test_empty_store(store: Store) -> None:
     assert store.get_hits(["nope"]) == []
     assert store.list_documents() == []
     assert store.document_hashes() == {}
+    assert store.count() == 0
     assert store.get_document("nope") is None
     assert store.document_hash("nope") is None
     assert store.sentence_vectors("nope", "0" * 64) is None
@@ -234,7 +235,10 @@ def test_delete_removes_everything_derived(store: Store) -> None:
     assert current_vectors(store, "a1") is not None
     revision = store.revision()
 
+    total = store.count()
+    assert total == sum(d.chunk_count for d in store.list_documents()) > len(item.chunks)
     assert store.delete_document("a1") is True
+    assert store.count() == total - len(item.chunks)
     assert store.revision() != revision
     assert store.get_document("a1") is None
     assert store.document_hash("a1") is None
