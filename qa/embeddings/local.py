@@ -5,9 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import threading
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,13 +90,12 @@ class LocalMiniLMEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         options.inter_op_num_threads = 1
-        # One thread per run: a question's run split over threads cost more CPU in wake-ups
-        # than it saved (bench/README.md, "HTTP latency", session 7). Large inputs use the
-        # cores by running their batches side by side (``_pool``) on the same session.
-        options.intra_op_num_threads = 1
-        self._parallel = threads or _available_cpus()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        # Explicit: onnxruntime's own default was slower on a small container (bench/README.md).
+        options.intra_op_num_threads = threads or _available_cpus()
+        # Idle workers otherwise busy-wait after each run: for short queries that wasted CPU
+        # per search and starved concurrent requests; batch throughput is unchanged without
+        # it (see bench/README.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -128,25 +125,10 @@ class LocalMiniLMEmbedder:
             return out
         encodings = self._encoder.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        batches = [
-            order[start : start + self._batch_size]
-            for start in range(0, len(order), self._batch_size)
-        ]
-        runs: Iterable[Vectors]
-        if len(batches) > 1 and self._parallel > 1:
-            runs = self._executor().map(self._run, [[encodings[i] for i in b] for b in batches])
-        else:
-            runs = (self._run([encodings[i] for i in b]) for b in batches)
-        for rows, vectors in zip(batches, runs, strict=True):
-            out[rows] = vectors
+        for start in range(0, len(order), self._batch_size):
+            rows = order[start : start + self._batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
         return out
-
-    def _executor(self) -> ThreadPoolExecutor:
-        """Threads that run batches side by side (onnxruntime releases the GIL in ``run``)."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="qa-embed")
-            return self._pool
 
     def _run(self, batch: list[Encoding]) -> Vectors:
         width = max(len(e.ids) for e in batch)
