@@ -42,21 +42,26 @@ STAGES = [
     ("FastAPI dependencies", ["solve_dependencies"]),
     ("response: validate, serialise", ["serialize_response", "dump_json", "jsonable_encoder"]),
     (
-        "qa middleware (ids, metrics, auth, limits, shedding)",
-        ["qa/api/middleware.py", "qa/api/security.py", "qa/api/timeouts.py", "qa/api/shedding"],
-    ),
-    (
         "threadpool handoff (anyio)",
         ["run_sync_in_worker_thread", "run_in_threadpool", "WorkerThread", "Condition.notify"],
     ),
-    ("uvicorn, starlette, event loop", ["uvicorn/", "starlette/", "fastapi/", "asyncio"]),
+]
+#: The rest by the file of the innermost Python frame (every request runs inside the
+#: middleware, so a match anywhere in the stack would say nothing).
+LEAF_STAGES = [
+    ("qa middleware (ids, metrics, auth, limits, shedding)", ["qa/api/", "prometheus_client/"]),
+    ("FastAPI, starlette routing", ["starlette/", "fastapi/", "pydantic/", "anyio/"]),
+    ("uvicorn, event loop", ["uvicorn/", "asyncio/", "runners.py", "events.py"]),
 ]
 IDLE_LEAVES = ("Condition.wait", "Queue.get", "Event.wait")
 REQUEST_THREADS = ("MainThread", "AnyIO worker thread")
 
 
-def stage_of(stack: str) -> str:
-    return next((name for name, keys in STAGES if any(k in stack for k in keys)), "other")
+def stage_of(stack: str, leaf: str) -> str:
+    for name, keys in STAGES:
+        if any(k in stack for k in keys):
+            return name
+    return next((name for name, keys in LEAF_STAGES if any(k in leaf for k in keys)), "other")
 
 
 def breakdown(raw: Path) -> tuple[collections.Counter[tuple[str, str]], collections.Counter[str]]:
@@ -71,7 +76,7 @@ def breakdown(raw: Path) -> tuple[collections.Counter[tuple[str, str]], collecti
         if any(idle in leaf for idle in IDLE_LEAVES):
             continue
         if thread in REQUEST_THREADS:
-            path[(thread, stage_of(stack))] += int(count)
+            path[(thread, stage_of(stack, leaf))] += int(count)
         else:
             others[thread] += int(count)
     return path, others
