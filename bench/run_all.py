@@ -2,7 +2,7 @@
 
 Usage: python bench/run_all.py [--full] [--scale N] [--only NAME ...]
 Default (about 10 minutes on 2 cores): ingest, latency at 1k/10k chunks, quality.
---full adds latency at 100k chunks, scale.py at 100k chunks and embedders.py;
+--full adds latency at 100k chunks, scale.py at 100k chunks, embedders.py and throughput.py;
 --scale N runs scale.py at N chunks (1000000 takes tens of minutes).
 Tables go to stdout and bench/out/*.md, plots to bench/out/*.png (copied to docs/img/).
 """
@@ -31,7 +31,11 @@ def main() -> None:
         ("quality", []),
     ]
     if args.full:
-        runs += [("scale", ["--chunks", "100000"]), ("embedders", [])]
+        runs += [
+            ("scale", ["--chunks", "100000"]),
+            ("embedders", []),
+            ("throughput", ["--rounds", "2"]),
+        ]
     if args.scale:
         runs.append(("scale", ["--chunks", str(args.scale)]))
     failed = []

@@ -335,6 +335,35 @@ class ApiSettings(SettingsGroup):
         return value
 
 
+class LoadSettings(SettingsGroup):
+    """How much work `qa serve` takes on at once; beyond it, /v1/ requests get 503 busy with
+    Retry-After instead of queueing for seconds (qa/api/shedding.py)."""
+
+    max_in_flight: int = Field(
+        8,
+        ge=0,
+        le=10_000,
+        description="/v1/ requests served at once (health, metrics, web, MCP and Slack are not "
+        "counted); 0: no bound, nothing is shed.",
+    )
+    max_queued: int = Field(
+        16,
+        ge=0,
+        le=100_000,
+        description="Requests beyond QA_MAX_IN_FLIGHT that may wait for a slot; more get 503 "
+        "busy at once.",
+    )
+    queue_timeout_s: float = Field(
+        0.25,
+        gt=0,
+        le=60,
+        description="Longest a request waits for a slot before it gets 503 busy.",
+    )
+    retry_after_s: int = Field(
+        1, ge=1, le=3600, description="Retry-After (seconds) sent with 503 busy."
+    )
+
+
 class LoggingSettings(SettingsGroup):
     """Log format and level, for every command (not only the HTTP service)."""
 
@@ -383,6 +412,7 @@ class Settings(BaseSettings):
     answering: AnsweringSettings = Field(default_factory=AnsweringSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    load: LoadSettings = Field(default_factory=LoadSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def _install_routes(app: FastAPI, settings: Settings) -> Callable[[], Any]:
     """Every route, page and middleware; returns the MCP session manager's runner."""
     install_error_handlers(app)
-    install_middleware(app, settings.api, settings.ingest)
+    install_middleware(app, settings.api, settings.ingest, settings.load)
     app.include_router(router)
     app.include_router(models_router)
     app.include_router(feedback_router)

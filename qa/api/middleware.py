@@ -18,8 +18,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from qa.api.errors import error_body
 from qa.api.security import install_security, route_path
+from qa.api.shedding import LoadShedMiddleware
 from qa.api.timeouts import BodyTimeoutMiddleware
-from qa.config import ApiSettings, IngestSettings
+from qa.config import ApiSettings, IngestSettings, LoadSettings
 from qa.observability.logs import request_id_var
 from qa.observability.metrics import CONTENT_TYPE_LATEST, Metrics, activate, deactivate
 
@@ -221,11 +222,23 @@ def oversized_document(body: bytes, limit: int) -> str | None:
     return None
 
 
-def install_middleware(app: FastAPI, api: ApiSettings, ingest: IngestSettings) -> Metrics:
-    """Install size limits (a request's from ``api``, a document's from ``ingest``), auth and
-    rate limits, request ids, metrics and GET /metrics."""
+def install_middleware(
+    app: FastAPI, api: ApiSettings, ingest: IngestSettings, load: LoadSettings | None = None
+) -> Metrics:
+    """Install size limits (a request's from ``api``, a document's from ``ingest``), load
+    shedding (``load``), auth and rate limits, request ids, metrics and GET /metrics."""
     metrics = Metrics()
     app.state.metrics = metrics
+    # Innermost: a request waits for a slot once its body has arrived (within the body
+    # timeout, under the size limit), and callers turned away by auth take none.
+    load = load or LoadSettings()
+    app.add_middleware(
+        LoadShedMiddleware,
+        max_in_flight=load.max_in_flight,
+        max_queued=load.max_queued,
+        queue_timeout_s=load.queue_timeout_s,
+        retry_after_s=load.retry_after_s,
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=api.max_body_bytes,
