@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evidence as ev
 from common import quiet_logs
 
-SETS = ("wikiqa", "realtimeqa", "seeds")
+SETS = ("wikiqa", "realtimeqa", "seeds", *(("selqa",) if "selqa" in ev.SETS else ()))
 Extra = Callable[[Any], Any]  # Question -> (candidates x k) matrix
 
 
