@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 #: How far behind another writer's clock may be: changes stamped this long before the last
 #: sync began are read again (a re-read of an unchanged document costs nothing).
 CLOCK_SKEW_S = 300.0
+#: How long a search waits for another thread's sync of a small index before using the
+#: current snapshot (see ``LexicalIndex.sync``).
+BUSY_WAIT_S = 5.0
 
 Row = tuple[str, str, Mapping[str, object]]  # chunk_id, text, metadata
 
@@ -147,15 +150,23 @@ class LexicalIndex:
 
         The revision is read before the documents, so a write landing during the sync
         leaves the index one revision behind and the next sync catches up. While another
-        thread syncs, the current snapshot is used rather than queueing behind it; only an
-        index with no snapshot yet waits. ``wait=False`` (searches): an index bigger than
-        ``inline_max`` chunks syncs in a background thread and this call returns False.
+        thread syncs, an index of up to ``inline_max`` chunks waits for it (at most BUSY_WAIT_S)
+        and then catches up, so that a search after this process's own write sees it; a
+        bigger one uses its current snapshot rather than queueing behind the sync.
+        ``wait=False`` (searches): an index bigger than ``inline_max`` chunks syncs in a
+        background thread and this call returns False.
         """
         revision = store.revision()
         if revision == self.revision:
             return False
         first = self.revision is None and not self
-        if not self._rebuild_lock.acquire(blocking=first):
+        if not self._rebuild_lock.acquire(blocking=first) and (
+            # Another thread is syncing, maybe to a revision before this process's latest
+            # write. An index of up to ``inline_max`` chunks syncs in well under a second:
+            # wait for it and catch up, so a search right after a write sees it. A bigger
+            # one keeps serving its current snapshot.
+            len(self) > self._inline_max or not self._rebuild_lock.acquire(timeout=BUSY_WAIT_S)
+        ):
             return False
         if not wait and not first and len(self) > self._inline_max:
             threading.Thread(

@@ -219,6 +219,35 @@ def test_small_index_syncs_before_the_search_answers() -> None:
     assert len(index) == 1
 
 
+def test_small_index_waits_for_a_running_sync_and_catches_up_to_the_latest_write() -> None:
+    """A search right after a write must see it, even while another thread is still
+    syncing to the revision before that write (the old snapshot would miss it)."""
+    store = FakeStore(ITEMS)
+    index = LexicalIndex()
+    index.sync(store)
+    store.items = ITEMS[:3]  # a write: r2
+    store.rev = "r2"
+    store.entered.clear()
+    store.release.clear()  # the first sync blocks mid-read
+    first = threading.Thread(target=index.sync, args=(store,), kwargs={"wait": False})
+    first.start()
+    assert store.entered.wait(timeout=10)
+    edited = ("r:0", "Afghan soldiers crossed the river at night.", ITEMS[2][2])
+    store.items = [*ITEMS[:2], edited]  # another write, r3, while r2 is being read
+    store.rev = "r3"
+    caught_up: list[bool] = []
+    second = threading.Thread(target=lambda: caught_up.append(index.sync(store, wait=False)))
+    second.start()
+    second.join(timeout=0.2)
+    assert second.is_alive()  # waiting for the running sync, not answering from r1
+    store.release.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert caught_up == [True]
+    assert index.revision == "r3"
+    assert ids(index.search("river", k=5)) == ["r:0"]
+
+
 def test_saved_index_is_loaded_instead_of_read_again(tmp_path: Path) -> None:
     store = FakeStore(ITEMS)
     first = LexicalIndex(tmp_path, cache_key="chroma-a")
