@@ -49,9 +49,12 @@ def previous_behaviour() -> Iterator[None]:
     from qa.answering.condense import naive_condense
     from qa.answering.followups import FollowUps, Resolved
 
-    def resolve(self: Any, question: str, history: Any, k: int, filters: Any = None) -> Any:
+    def resolve(
+        self: Any, question: str, history: Any, k: int, filters: Any = None, *, as_of: Any = None
+    ) -> Any:
         standalone = naive_condense(question, history) if history else question
-        return Resolved(standalone, standalone, self._retriever.search(standalone, k, filters))
+        hits = self._retriever.search(standalone, k, filters, as_of=as_of)
+        return Resolved(standalone, standalone, hits)
 
     saved = FollowUps.resolve
     FollowUps.resolve = resolve  # type: ignore[method-assign]
