@@ -51,19 +51,10 @@ def token_states(model: Any, texts: Sequence[str]) -> dict[str, tuple[Any, Any]]
     for start in range(0, len(order), 32):
         rows = order[start : start + 32]
         batch = [encodings[i] for i in rows]
-        width = max(len(e.ids) for e in batch)
-        ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for r, e in enumerate(batch):
-            ids[r, : len(e.ids)] = e.ids
-            mask[r, : len(e.ids)] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in model._inputs:
-            feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = model._session.run(["last_hidden_state"], feeds)[0]
+        hidden, _ = model.token_states(batch)
         for r, i in enumerate(rows):
             n = len(batch[r].ids)
-            v = hidden[r, 1 : n - 1].astype(np.float32)
+            v = hidden[r, 1 : n - 1].copy()
             v /= np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-9, None)
             out[texts[i]] = (np.asarray(batch[r].ids[1 : n - 1]), v)
     return out
@@ -74,14 +65,8 @@ def alignment(states: dict[str, tuple[Any, Any]]) -> Extra:
         qi, qv = states[q.question]
         bags = [set(states[c.sentence.text][0].tolist()) for c in q.candidates]
         n = len(bags)
-        idf = np.array(
-            [
-                math.log(
-                    1 + (n - sum(t in b for b in bags) + 0.5) / (sum(t in b for b in bags) + 0.5)
-                )
-                for t in qi.tolist()
-            ]
-        )
+        df = [sum(t in b for b in bags) for t in qi.tolist()]
+        idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df])
         rows = []
         for c in q.candidates:
             sv = states[c.sentence.text][1]

@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from qa.api.bodies import replay
 from qa.api.errors import error_body
 from qa.api.security import install_security, route_path
 from qa.api.shedding import LoadShedMiddleware
@@ -157,7 +158,7 @@ class BodyLimitMiddleware:
             if problem is not None:
                 await error_body(413, "document_too_large", problem)(scope, receive, send)
                 return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None as soon as it passes the limit."""
@@ -181,19 +182,6 @@ class BodyLimitMiddleware:
         response = error_body(413, "payload_too_large", message)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def oversized_document(body: bytes, limit: int) -> str | None:

@@ -130,7 +130,11 @@ class LocalMiniLMEmbedder:
             out[rows] = self._run([encodings[i] for i in rows])
         return out
 
-    def _run(self, batch: list[Encoding]) -> Vectors:
+    def token_states(
+        self, batch: Sequence[Encoding]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """The model's last hidden states for ``batch`` (padded to its longest) and the
+        attention mask: one run, before pooling."""
         width = max(len(e.ids) for e in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)  # 0 is [PAD]
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -141,6 +145,10 @@ class LocalMiniLMEmbedder:
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden = np.asarray(self._session.run(["last_hidden_state"], feeds)[0], dtype=np.float32)
+        return hidden, mask
+
+    def _run(self, batch: list[Encoding]) -> Vectors:
+        hidden, mask = self.token_states(batch)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
