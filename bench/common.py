@@ -162,7 +162,7 @@ def quiet_logs() -> None:
 
 # ------------------------------------------------------------------ scaled stores
 # Bump when what ingestion stores changes: cached stores of another version are rebuilt.
-CACHE_VERSION = "2 (sentence vectors stored at ingest)"
+CACHE_VERSION = "3 (sentence vectors and their token states stored at ingest)"
 # The same for the scaled stores made of copies (``populate``).
 SCALED_VERSION = CACHE_VERSION + "; 3 (copies carry their original's sentence vectors)"
 

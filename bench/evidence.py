@@ -13,8 +13,9 @@ learned models fitted on one set and tested on the others (and cross-validated i
     python bench/evidence.py fit --train wikiqa,realtimeqa   # writes the shipped model
 
 Data dirs: $BENCH_EVIDENCE_DIRS (default /tmp/ev/{seeds,wiki,rtqa}), ingested if needed.
-$BENCH_SELQA (a folder written by `bench/selqa.py convert`) adds SelQA as a fourth, held-out
-set to `collect` and `report`.
+`seeds-heldout` (bench/data/seed-heldout.jsonl: other questions about the seed articles,
+never fitted or tuned on) is held out for every model. $BENCH_SELQA (a folder written by
+`bench/selqa.py convert`) adds SelQA as one more held-out set to `collect` and `report`.
 scikit-learn is needed only for the gradient-boosting comparison (optional: `pip install
 scikit-learn`; without it `report` skips that row). The shipped model needs numpy only.
 """
@@ -53,6 +54,9 @@ SETS = {
         "rtqa",
     ),
 }
+#: 22 questions about the seed articles written in session 8 without looking at the service's
+#: answers (bench/data/seed-heldout.jsonl, 4 unanswerable): never used to fit or tune.
+SETS["seeds-heldout"] = (ROOT / "bench" / "data" / "seed-heldout.jsonl", SEEDS, "seeds")
 #: SelQA (Wikipedia sections, Apache-2.0) converted by bench/selqa.py: one more held-out set,
 #: used only when $BENCH_SELQA names the converted folder.
 SELQA = os.environ.get("BENCH_SELQA")
@@ -74,13 +78,14 @@ class Question:
     contains: Any  # bool per candidate: the sentence holds a must_include answer (or None)
     legacy: Any  # today's score per candidate (-inf where it did not score the sentence)
     titles: dict[str, Any] = field(default_factory=dict)
+    qtokens: Any = None  # the question's token states (qa.ports.TokenStates), or None
 
 
 # --------------------------------------------------------------------------- collect
 
 
 def collect(name: str) -> list[Question]:
-    from qa.answering.evidence import gather
+    from qa.answering.evidence import gather, question_tokens
     from qa.answering.sentences import build_sources, memoize
     from qa.embeddings.cache import VectorCache
     from qa.eval.scoring import load_questions
@@ -109,6 +114,7 @@ def collect(name: str) -> list[Question]:
         documents = memoize(store.get_document)
         sources = build_sources(hits, documents)
         qvec, cands = gather(q.question, sources, documents, embedder, store.sentence_vectors)
+        qtokens = question_tokens(svc._embedder, q.question)
         gold = np.array(
             [
                 any(
@@ -141,7 +147,17 @@ def collect(name: str) -> list[Question]:
                 titles[c.sentence.doc_id] = c.sentence.title
         out.append(
             Question(
-                name, q.id, q.question, q.answerable, qvec, cands, gold, contains, scores, titles
+                name,
+                q.id,
+                q.question,
+                q.answerable,
+                qvec,
+                cands,
+                gold,
+                contains,
+                scores,
+                titles,
+                qtokens,
             )
         )
         if i % 100 == 0:
@@ -217,7 +233,7 @@ def figures(qs: Sequence[Question], scores: Sequence[Any]) -> Figures:
 def matrices(qs: Sequence[Question]) -> list[Any]:
     from qa.answering.evidence import features
 
-    return [features(q.question, q.qvec, q.candidates) for q in qs]
+    return [features(q.question, q.qvec, q.candidates, q.qtokens) for q in qs]
 
 
 def fit_logistic(x: Any, y: Any, w: Any, l2: float = 1.0, iters: int = 50) -> tuple[Any, float]:
@@ -261,16 +277,20 @@ class Logistic:
             ys.append(q.gold.astype(float))
             ws.append(np.full(len(m), 1000.0 / per_set[q.set] / len(m) * 10))
         x, y, w = np.vstack(rows), np.concatenate(ys), np.concatenate(ws)
-        self.mean = x.mean(axis=0)
-        self.scale = x.std(axis=0)
+        # A feature missing for a candidate (NaN: no token states) counts as average, as
+        # the service's EvidenceModel.logits does.
+        self.mean = np.nan_to_num(np.nanmean(x, axis=0))
+        self.scale = np.nan_to_num(np.nanstd(x, axis=0))
         self.scale[self.scale < 1e-9] = 1.0
-        self.coef, self.intercept = fit_logistic((x - self.mean) / self.scale, y, w, self.l2)
+        z = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
+        self.coef, self.intercept = fit_logistic(z, y, w, self.l2)
         return self
 
     def score(self, m: Any) -> Any:
         if not len(m):
             return np.zeros(0)
-        return ((m[:, self.cols] - self.mean) / self.scale) @ self.coef + self.intercept
+        z = np.nan_to_num((m[:, self.cols] - self.mean) / self.scale, nan=0.0)
+        return z @ self.coef + self.intercept
 
 
 class Boosted:
@@ -314,6 +334,7 @@ FAMILIES: dict[str, list[str]] = {
         "wants_place_has",
     ],
     "retrieval": ["source_rank", "passage_score"],
+    "tokens": ["tok_recall"],
     "shape": ["fragment", "length", "first_sentence"],
 }
 ALL = [f for fam in FAMILIES.values() for f in fam]

@@ -8,7 +8,10 @@ logistic regression on wikiqa-dev (5-fold CV there) and tests it on the other se
     python bench/evidence_probes.py title      # the sentence embedded as "title: sentence"
     python bench/evidence_probes.py adapter --selqa DIR   # a question-side linear map fitted
                                                           # on SelQA (bench/selqa.py)
+    python bench/evidence_probes.py late       # a late-interaction head trained on SelQA dev
+                                               # ($BENCH_SELQA; needs PyTorch)
     python bench/evidence_probes.py cost       # time to get token states for K sentences
+    python bench/evidence_probes.py projection --selqa DIR   # writes the shipped projection
 
 `tokens`: every question and candidate sentence is run through the int8 MiniLM once more to
 get its contextual token states (the shipped embedder pools them away); for each question
@@ -31,9 +34,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evidence as ev
-from common import quiet_logs
+from common import ROOT, quiet_logs
 
-SETS = ("wikiqa", "realtimeqa", "seeds", *(("selqa",) if "selqa" in ev.SETS else ()))
+SETS = (
+    "wikiqa",
+    "realtimeqa",
+    "seeds",
+    "seeds-heldout",
+    *(("selqa",) if "selqa" in ev.SETS else ()),
+)
 Extra = Callable[[Any], Any]  # Question -> (candidates x k) matrix
 
 
@@ -112,11 +121,17 @@ def adapted_cosine(matrix: Any) -> Extra:
     return extra
 
 
-def evaluate(names: Sequence[str], extra: Extra, variants: dict[str, list[str]]) -> None:
-    """Refit with the probe's features (named ``names``) appended, print every set."""
+def evaluate(
+    names: Sequence[str],
+    extra: Extra,
+    variants: dict[str, list[str]],
+    keep: Callable[[Any], bool] = lambda q: True,
+) -> None:
+    """Refit with the probe's features (named ``names``) appended, print every set (only the
+    questions ``keep`` keeps: a probe trained on some of them leaves those out)."""
     from qa.answering import evidence as qe
 
-    data = {n: ev.load(n) for n in SETS}
+    data = {n: [q for q in ev.load(n) if keep(q)] for n in SETS}
     mats = {}
     for n, qs in data.items():
         base = ev.matrices(qs)
@@ -252,6 +267,150 @@ def probe_adapter(selqa: Path, epochs: int) -> None:
     )
 
 
+def probe_late(epochs: int) -> None:
+    """A late-interaction head over the frozen token states, trained on SelQA's dev questions
+    (as the service retrieved them) and tested everywhere else. For each question token the
+    best cosine with any token of the sentence, after a learned 384x384 map of both sides
+    (from the identity, pulled back to it), averaged with learned token weights (from the
+    token's state and its IDF over the candidates). Needs PyTorch (not a qa dependency)."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("late needs PyTorch: pip install torch")
+    if "selqa" not in SETS:
+        sys.exit("late trains on SelQA: set BENCH_SELQA (bench/selqa.py convert)")
+    torch.manual_seed(0)
+    model = embedder()
+    texts: set[str] = set()
+    for n in SETS:
+        for q in ev.load(n):
+            texts.add(q.question)
+            texts.update(c.sentence.text for c in q.candidates)
+    started = time.perf_counter()
+    states = token_states(model, sorted(texts))
+    print(f"token states of {len(texts)} texts in {time.perf_counter() - started:.0f} s")
+    f = torch.nn.functional
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Parameter(torch.eye(384))
+            self.weight = torch.nn.Linear(384, 1)
+            torch.nn.init.zeros_(self.weight.weight)
+            torch.nn.init.zeros_(self.weight.bias)
+            self.idf = torch.nn.Parameter(torch.tensor(1.0))
+            self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+        def forward(self, q: Any, idf: Any, sentences: list[Any]) -> Any:
+            qp = f.normalize(q @ self.proj.T, dim=-1)
+            w = f.softplus(self.weight(q).squeeze(-1) + self.idf * idf) + 1e-4
+            out = []
+            for s in sentences:
+                if not len(s):
+                    out.append(torch.tensor(0.0))
+                    continue
+                best = (qp @ f.normalize(s @ self.proj.T, dim=-1).T).max(dim=1).values
+                out.append((w * best).sum() / w.sum())
+            return torch.stack(out)
+
+    def inputs(q: Any) -> tuple[Any, Any, list[Any]]:
+        qi, qv = states[q.question]
+        bags = [set(states[c.sentence.text][0].tolist()) for c in q.candidates]
+        n = len(bags)
+        df = [sum(t in b for b in bags) for t in qi.tolist()]
+        idf = [math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df]
+        return (
+            torch.from_numpy(qv.astype(np.float32)),
+            torch.tensor(idf, dtype=torch.float32),
+            [torch.from_numpy(states[c.sentence.text][1].astype(np.float32)) for c in q.candidates],
+        )
+
+    def trains(q: Any) -> bool:
+        return bool(q.set == "selqa" and q.id.startswith("dev-"))
+
+    pool = [
+        q
+        for q in ev.load("selqa")
+        if trains(q) and len(q.candidates) and q.gold.any() and len(states[q.question][1])
+    ]
+    rng = np.random.default_rng(0)
+    rng.shuffle(pool)
+    val, train = pool[: len(pool) // 6], pool[len(pool) // 6 :]
+    head = Head()
+    optimiser = torch.optim.Adam(head.parameters(), lr=1e-3)
+
+    def p1(items: Sequence[Any]) -> float:
+        with torch.no_grad():
+            return float(np.mean([q.gold[int(torch.argmax(head(*inputs(q))))] for q in items]))
+
+    best = (p1(val), {k: v.clone() for k, v in head.state_dict().items()})
+    print(f"late: {len(train)} train, {len(val)} validation questions; start P@1 {best[0]:.3f}")
+    for epoch in range(epochs):
+        order = rng.permutation(len(train))
+        for b in range(0, len(order), 16):
+            optimiser.zero_grad()
+            loss = torch.tensor(0.0)
+            for i in order[b : b + 16]:
+                q = train[i]
+                gold = torch.from_numpy(q.gold.astype(np.float32))
+                logp = torch.log_softmax(head(*inputs(q)) * head.scale, 0)
+                loss = loss - (gold / gold.sum() * logp).sum()
+            drift = ((head.proj - torch.eye(384)) ** 2).sum()
+            (loss / 16 + drift * 16 / len(train)).backward()
+            optimiser.step()
+        score = p1(val)
+        print(f"  epoch {epoch + 1}: validation P@1 {score:.3f}", flush=True)
+        if score > best[0]:
+            best = (score, {k: v.clone() for k, v in head.state_dict().items()})
+    head.load_state_dict(best[1])
+
+    def extra(q: Any) -> Any:
+        with torch.no_grad():
+            li = head(*inputs(q)).numpy().astype(float) if len(states[q.question][1]) else None
+        li = np.zeros(len(q.candidates)) if li is None else li
+        return np.stack([li, li - (li.max() if len(li) else 0)], axis=1)
+
+    evaluate(
+        ["late", "late_gap"],
+        extra,
+        {
+            "+ late": [*ev.GENERAL, "late"],
+            "+ late, gap": [*ev.GENERAL, "late", "late_gap"],
+            "late alone": ["late"],
+            "cosine alone": ["cos"],
+        },
+        keep=lambda q: not trains(q),
+    )
+
+
+def fit_projection(selqa: Path, out: Path, dims: int = 64, sample: int = 3000) -> None:
+    """The token projection the service ships (qa/embeddings/token_projection.npy): the top
+    ``dims`` principal axes of MiniLM's token states over ``sample`` sentences of SelQA's
+    sections (Apache-2.0; none of the dev sets). Token states projected on them, renormalised
+    and stored as int8 rows keep the token alignment's gains (bench/README.md)."""
+    lines = sorted(
+        {
+            s
+            for line in (selqa / "corpus.jsonl").open(encoding="utf-8")
+            for s in json.loads(line)["body"].split("\n")
+            if s.strip()
+        }
+    )
+    rng = np.random.default_rng(0)
+    chosen = [
+        lines[i] for i in sorted(rng.choice(len(lines), min(sample, len(lines)), replace=False))
+    ]
+    states = token_states(embedder(), chosen)
+    x = np.vstack([states[t][1] for t in chosen if len(states[t][1])]).astype(np.float64)
+    _, singular, axes = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    kept = float((singular[:dims] ** 2).sum() / (singular**2).sum())
+    np.save(out, axes[:dims].T.astype(np.float32))
+    print(
+        f"wrote {out}: {len(x)} token states of {len(chosen)} sentences, "
+        f"{dims} axes keep {kept:.3f} of their variance"
+    )
+
+
 def probe_cost(repeats: int = 60) -> None:
     model = embedder()
     texts = sorted({c.sentence.text for q in ev.load("wikiqa") for c in q.candidates})
@@ -272,7 +431,9 @@ def probe_cost(repeats: int = 60) -> None:
 def main() -> None:
     quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("probe", choices=["tokens", "title", "adapter", "cost"])
+    parser.add_argument(
+        "probe", choices=["tokens", "title", "adapter", "late", "cost", "projection"]
+    )
     parser.add_argument("--selqa", type=Path, help="folder written by bench/selqa.py convert")
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
@@ -280,6 +441,12 @@ def main() -> None:
         probe_tokens()
     elif args.probe == "title":
         probe_title()
+    elif args.probe == "projection":
+        if not args.selqa:
+            parser.error("projection needs --selqa")
+        fit_projection(args.selqa, ROOT / "qa" / "embeddings" / "token_projection.npy")
+    elif args.probe == "late":
+        probe_late(args.epochs)
     elif args.probe == "adapter":
         if not args.selqa:
             parser.error("adapter needs --selqa")

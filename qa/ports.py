@@ -44,6 +44,9 @@ from qa.types import (
 )
 
 Vectors = npt.NDArray[np.float32]
+#: A text's token states, [CLS] and [SEP] left out: WordPiece ids and one int8 row per token
+#: (the model's last hidden state projected to a few dimensions, unit length times 127).
+TokenStates = tuple[npt.NDArray[np.uint16], npt.NDArray[np.int8]]
 #: A chat message as the OpenAI API takes it: ``{"role": ..., "content": ...}``.
 Message = dict[str, str]
 #: Rewrites a follow-up into a question that can be searched alone (None: it could not).
@@ -71,6 +74,20 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` (used to size chunks)."""
+        ...
+
+
+@runtime_checkable
+class TokenEmbedder(Protocol):
+    """An embedder that can also give each text's token states (the local MiniLM): the
+    evidence ranker aligns question tokens with sentence tokens (qa/answering/evidence.py)."""
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenStates]]:
+        """``embed(texts)`` and, from the same model run, each text's token states."""
+        ...
+
+    def text_tokens(self, text: str) -> TokenStates:
+        """One text's token states (recently embedded texts are remembered)."""
         ...
 
 

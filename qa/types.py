@@ -41,6 +41,14 @@ class SentenceVectors(_Frozen):
     dimension: int
     spans: tuple[tuple[int, int], ...]
     data: bytes
+    #: Each sentence's token states (the evidence ranker's token alignment), in span order:
+    #: ``token_counts[i]`` tokens of sentence i, their WordPiece ids (uint16) in
+    #: ``token_ids`` and their rows (int8, ``token_dimension`` bytes each) in ``token_rows``.
+    #: Empty when the embedder gives none, and in stores written before they were made.
+    token_counts: tuple[int, ...] = ()
+    token_dimension: int = 0
+    token_ids: bytes = b""
+    token_rows: bytes = b""
 
 
 class Document(_Frozen):

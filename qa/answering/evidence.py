@@ -31,9 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.answering.sentences import DocumentLookup, EvidencePassage, VectorLookup
-from qa.embeddings.packing import unpack_rows
+from qa.embeddings.packing import unpack_rows, unpack_tokens
 from qa.errors import ConfigError
-from qa.ports import Embedder, Vectors
+from qa.ports import Embedder, TokenEmbedder, TokenStates, Vectors
 from qa.text import Sentence, numbers, terms
 
 Matrix = npt.NDArray[np.float64]
@@ -54,6 +54,54 @@ QUANTITY = re.compile(
     r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b)",
     re.IGNORECASE,
 )
+#: What a "how many/much X" or "what is the <measure> of" question counts: X (up to four words,
+#: cut at the verb) or the measure noun. A figure answers it only near those words.
+_FOCUS_COUNT = re.compile(r"\bhow (?:many|much) ((?:[\w'-]+ ){0,3}[\w'-]+)", re.IGNORECASE)
+_FOCUS_MEASURE = re.compile(
+    r"\bwhat(?:'s| is| was| are| were| will be)? (?:the )?(?:total |average |current )?"
+    r"(population|area|size|length|height|width|depth|weight|price|cost|value|rate|speed|"
+    r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b",
+    re.IGNORECASE,
+)
+_FOCUS_STOP = frozenset(
+    [
+        "did",
+        "does",
+        "do",
+        "is",
+        "was",
+        "are",
+        "were",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "of",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "that",
+        "who",
+        "which",
+        "there",
+    ]
+)
+_FIGURE = re.compile(r"\d[\d,.]*|million|billion|thousand|hundred", re.IGNORECASE)
+_WORD_OR_MARK = re.compile(r"[\w'-]+|\S")
+#: Words either side of a figure that it is taken to quantify.
+FIGURE_WINDOW = 4
 _TIME_QUESTION = re.compile(r"\b(when|what (year|date|time|day)|which (year|date|day))\b", re.I)
 _PERSON_QUESTION = re.compile(r"\b(who|whom|whose)\b", re.IGNORECASE)
 _PLACE_QUESTION = re.compile(r"\bwhere\b|\b(what|which) (country|city|state|town|place)\b", re.I)
@@ -87,6 +135,7 @@ class Candidate:
     following: Vectors | None
     document: Vectors
     position: int
+    tokens: TokenStates | None = None  # made at ingest (None: an older store, or embedded now)
 
 
 # --------------------------------------------------------------------------- gathering
@@ -148,6 +197,37 @@ def coverage(question: str, bags: Sequence[AbstractSet[str]]) -> list[float]:
     return [sum(m for t, m in mass.items() if t in b) / total if total else 0.0 for b in bags]
 
 
+def focus_terms(question: str) -> frozenset[str]:
+    """The terms of what a counting or measuring question counts ("How many Afghan soldiers
+    did ..." -> afghan, soldier; "What is the population of ..." -> popul); empty for any
+    other question."""
+    measure = _FOCUS_MEASURE.search(question)
+    if measure:
+        return frozenset(terms(measure.group(1)))
+    count = _FOCUS_COUNT.search(question)
+    if not count:
+        return frozenset()
+    words = []
+    for word in count.group(1).split():
+        if word.lower() in _FOCUS_STOP:
+            break
+        words.append(word)
+    return frozenset(terms(" ".join(words)))
+
+
+@functools.lru_cache(maxsize=4096)
+def figure_near(text: str, focus: frozenset[str]) -> bool:
+    """Some figure of ``text`` has a term of ``focus`` within FIGURE_WINDOW words: "1,037
+    Afghan soldiers" quantifies soldiers, not a population."""
+    words = _WORD_OR_MARK.findall(text)
+    for i, word in enumerate(words):
+        if _FIGURE.fullmatch(word):
+            near = " ".join(words[max(0, i - FIGURE_WINDOW) : i + FIGURE_WINDOW + 1])
+            if focus & set(terms(near)):
+                return True
+    return False
+
+
 def is_fragment(text: str) -> bool:
     """No full stop at the end: a headline, dateline or caption rather than a sentence."""
     return facts(text).fragment
@@ -161,8 +241,14 @@ def _unit(vector: Vectors) -> Vectors:
 class _Stored:
     """One document's vectors made at ingest, in document order."""
 
-    def __init__(self, spans: Sequence[tuple[int, int]], rows: Vectors) -> None:
+    def __init__(
+        self,
+        spans: Sequence[tuple[int, int]],
+        rows: Vectors,
+        tokens: Sequence[TokenStates] | None = None,
+    ) -> None:
         self.rows = rows
+        self.tokens = tokens
         self.index = {span: i for i, span in enumerate(spans)}
         self.centroid = _unit(rows.mean(axis=0)) if len(rows) else rows.sum(axis=0)
 
@@ -201,7 +287,7 @@ def gather(
                 else None
             )
             if packed is not None and packed.spans:
-                stored[doc_id] = _Stored(packed.spans, unpack_rows(packed))
+                stored[doc_id] = _Stored(packed.spans, unpack_rows(packed), unpack_tokens(packed))
         vectors = stored[doc_id]
         row = vectors.index.get((sentence.char_start, sentence.char_end)) if vectors else None
         found.append((vectors, row) if vectors is not None and row is not None else None)
@@ -242,6 +328,7 @@ def gather(
                     after,
                     vectors.centroid,
                     row,
+                    vectors.tokens[row] if vectors.tokens is not None else None,
                 )
             )
             continue
@@ -254,6 +341,43 @@ def gather(
             Candidate(sentence, source.n, hit_score, fresh[i], before, after, centroid, position)
         )
     return qvec, candidates
+
+
+def question_tokens(embedder: Embedder, question: str) -> TokenStates | None:
+    """The question's token states when the embedder (or the one it wraps) gives them: the
+    local MiniLM remembers them from embedding the question for retrieval."""
+    source = embedder if isinstance(embedder, TokenEmbedder) else getattr(embedder, "tokens", None)
+    if not isinstance(source, TokenEmbedder):
+        return None
+    found = source.text_tokens(question)
+    return found if len(found[0]) else None
+
+
+def token_recall(question: TokenStates, candidates: Sequence[TokenStates | None]) -> Matrix:
+    """Token alignment (BERTScore's recall): for each question token the best cosine with a
+    token of the sentence, averaged with the token's IDF over the candidates (BM25's, on
+    WordPiece ids). NaN for a candidate without token states (the model then counts the
+    feature as average)."""
+    q_ids, q_rows = question
+    qv = _unit_rows(q_rows)
+    bags = [frozenset(t[0].tolist()) if t is not None else frozenset() for t in candidates]
+    n = len(bags)
+    df = np.array([sum(t in b for b in bags) for t in q_ids.tolist()], dtype=np.float64)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    out = np.full(n, np.nan)
+    for i, tokens in enumerate(candidates):
+        if tokens is None or not len(tokens[0]) or not len(qv):
+            continue
+        best = (qv @ _unit_rows(tokens[1]).T).max(axis=1)
+        out[i] = float((best * idf).sum() / max(float(idf.sum()), 1e-9))
+    return out
+
+
+def _unit_rows(rows: npt.NDArray[np.int8]) -> Matrix:
+    matrix = rows.astype(np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    result: Matrix = matrix / np.clip(norms, 1e-12, None)
+    return result
 
 
 # --------------------------------------------------------------------------- features
@@ -278,6 +402,7 @@ FEATURES: tuple[str, ...] = (
     "source_rank",  # 1 / retrieval rank of the passage
     "passage_score",  # the passage's fused retrieval score
     "first_sentence",  # the first sentence of its document
+    "tok_recall",  # token alignment with the question (token_recall); NaN without tokens
 )
 
 
@@ -292,8 +417,14 @@ def _cos_with(q: Matrix, base: Matrix, other: Sequence[Vectors | None]) -> Matri
     return result
 
 
-def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> Matrix:
-    """One row per candidate, one column per name of FEATURES."""
+def features(
+    question: str,
+    qvec: Vectors,
+    candidates: Sequence[Candidate],
+    qtokens: TokenStates | None = None,
+) -> Matrix:
+    """One row per candidate, one column per name of FEATURES (``tok_recall`` needs the
+    question's token states, ``qtokens``, and the candidates')."""
     n = len(candidates)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if not n:
@@ -321,6 +452,13 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
     new_number = column([bool(f.numbers - asked_numbers) for f in known])
     has_time = column([f.has_time for f in known])
     has_figure = np.maximum(new_number, has_time * wants_time)
+    # A figure that counts something else than what is asked does not fit the question.
+    focus = focus_terms(question)
+    unbound = (
+        has_figure * column([not figure_near(c.sentence.text, focus) for c in candidates])
+        if focus
+        else np.zeros(n)
+    )
     new_name = column([any(t not in question_terms for t in f.name_terms) for f in known])
     columns: dict[str, Matrix] = {
         "cos": cos,
@@ -334,9 +472,10 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
         "names": column([len(names & f.terms) / len(names) for f in known])
         if names
         else np.zeros(n),
-        "wants_number_has": has_figure * wants_number,
-        "wants_number_lacks": (1 - has_figure)
-        * (1 - column([f.has_number_word for f in known]))
+        "wants_number_has": has_figure * (1 - unbound) * wants_number,
+        "wants_number_lacks": np.maximum(
+            (1 - has_figure) * (1 - column([f.has_number_word for f in known])), unbound
+        )
         * wants_number,
         "wants_person_has": new_name * wants_person,
         "wants_place_has": new_name * wants_place,
@@ -345,6 +484,9 @@ def features(question: str, qvec: Vectors, candidates: Sequence[Candidate]) -> M
         "source_rank": 1.0 / column([c.source for c in candidates]),
         "passage_score": column([c.passage_score for c in candidates]),
         "first_sentence": column([c.position == 0 for c in candidates]),
+        "tok_recall": token_recall(qtokens, [c.tokens for c in candidates])
+        if qtokens is not None
+        else np.full(n, np.nan),
     }
     for j, name in enumerate(FEATURES):
         out[:, j] = columns[name]
@@ -426,6 +568,9 @@ class EvidenceModel:
         if not len(rows):
             return np.zeros(0)
         x = (rows[:, list(self.columns)] - self.mean) / self.scale
+        # A feature that could not be computed (no token states in an older store) counts
+        # as average, which is what a standardised 0 means.
+        x = np.nan_to_num(x, nan=0.0)
         result: Matrix = x @ self.coef + self.intercept
         return result
 

@@ -19,6 +19,7 @@ from qa.answering.evidence import (
     gather,
     is_fragment,
     load_model,
+    question_tokens,
 )
 from qa.answering.sentences import (
     DocumentLookup,
@@ -139,7 +140,8 @@ class ExtractiveAnswerer:
         )
         if not candidates:
             return []
-        logits = self.model.logits(features(question, qvec, candidates))
+        rows = features(question, qvec, candidates, question_tokens(self.embedder, question))
+        logits = self.model.logits(rows)
         scored = [
             Scored(c.sentence, c.source, self.model.confidence(float(z)), c.vector, float(z))
             for c, z in zip(candidates, logits, strict=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.ports import Embedder, Vectors
+from qa.ports import Embedder, TokenEmbedder, Vectors
 
 
 @dataclass(eq=False)
@@ -32,6 +32,10 @@ class BatchingEmbedder:
     def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
         self.inner = inner
         self.name = inner.name
+        # The local MiniLM's token states, reached through this wrapper (evidence ranking).
+        self.tokens: TokenEmbedder | None = (
+            inner if isinstance(inner, TokenEmbedder) else getattr(inner, "tokens", None)
+        )
         self.dimension = inner.dimension
         self._max_batch = max_batch
         self._queue: deque[_Request] = deque()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.lru import LRU
-from qa.ports import Embedder, Vectors
+from qa.ports import Embedder, TokenEmbedder, Vectors
 
 
 class VectorCache:
@@ -21,6 +21,10 @@ class VectorCache:
     def __init__(self, embedder: Embedder, maxsize: int = 4096) -> None:
         self.embedder = embedder
         self.name = embedder.name
+        # The local MiniLM's token states, reached through this wrapper (evidence ranking).
+        self.tokens: TokenEmbedder | None = (
+            embedder if isinstance(embedder, TokenEmbedder) else getattr(embedder, "tokens", None)
+        )
         self.dimension = embedder.dimension
         self._cache: LRU[bytes, Vectors] = LRU(maxsize)
 

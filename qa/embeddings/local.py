@@ -14,7 +14,8 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from qa.errors import ConfigError
-from qa.ports import Vectors
+from qa.lru import LRU
+from qa.ports import TokenStates, Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
 # The model's position table has 512 rows, but MiniLM was trained on 256-token inputs.
 MODEL_MAX_TOKENS = 512
+#: Token states are projected on these principal axes of MiniLM's token space (fitted by
+#: bench/evidence_probes.py projection; provenance in qa/answering/evidence_model.md).
+TOKEN_PROJECTION = Path(__file__).resolve().parent / "token_projection.npy"
+#: Calls of up to this many texts (questions, not ingestion) keep their token states.
+_REMEMBERED_CALL = 32
 
 
 def default_model_path() -> Path:
@@ -100,6 +106,14 @@ class LocalMiniLMEmbedder:
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
+        try:
+            projection = np.load(TOKEN_PROJECTION, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"token projection unreadable: {TOKEN_PROJECTION}: {exc}") from exc
+        if projection.shape[0] != DIMENSION:
+            raise ConfigError(f"token projection {TOKEN_PROJECTION} is not {DIMENSION} x k")
+        self._projection = projection.astype(np.float32)
+        self._tokens: LRU[str, TokenStates] = LRU(1024)
         logger.info("local embedder loaded model=%s max_tokens=%d", model_path, max_tokens)
 
     @property
@@ -120,6 +134,26 @@ class LocalMiniLMEmbedder:
         return [len(e.ids) for e in encodings]
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        if 0 < len(texts) <= _REMEMBERED_CALL:
+            # Questions: their token states come from the same run, for the answer to use.
+            vectors, states = self.embed_with_tokens(texts)
+            self._tokens.put_many(dict(zip(texts, states, strict=True)))
+            return vectors
+        return self._embed(texts, None)
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenStates]]:
+        states: list[TokenStates] = [_NO_TOKENS] * len(texts)
+        return self._embed(texts, states), states
+
+    def text_tokens(self, text: str) -> TokenStates:
+        found = self._tokens.get_many([text])
+        if text in found:
+            return found[text]
+        _, states = self.embed_with_tokens([text])
+        self._tokens.put_many({text: states[0]})
+        return states[0]
+
+    def _embed(self, texts: Sequence[str], states: list[TokenStates] | None) -> Vectors:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
@@ -127,8 +161,21 @@ class LocalMiniLMEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
-            out[rows] = self._run([encodings[i] for i in rows])
+            batch = [encodings[i] for i in rows]
+            hidden, mask = self.token_states(batch)
+            out[rows] = _pool(hidden, mask)
+            if states is not None:
+                for r, i in enumerate(rows):
+                    states[i] = self._project(batch[r], hidden[r])
         return out
+
+    def _project(self, encoding: Encoding, hidden: npt.NDArray[np.float32]) -> TokenStates:
+        """The token states of one text, [CLS] and [SEP] left out (as ``TokenStates``)."""
+        n = len(encoding.ids)
+        ids = np.asarray(encoding.ids[1 : n - 1], dtype=np.uint16)
+        rows = hidden[1 : n - 1] @ self._projection
+        rows /= np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+        return ids, np.clip(np.rint(rows * 127), -127, 127).astype(np.int8)
 
     def token_states(
         self, batch: Sequence[Encoding]
@@ -147,10 +194,14 @@ class LocalMiniLMEmbedder:
         hidden = np.asarray(self._session.run(["last_hidden_state"], feeds)[0], dtype=np.float32)
         return hidden, mask
 
-    def _run(self, batch: list[Encoding]) -> Vectors:
-        hidden, mask = self.token_states(batch)
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        unit: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-        return unit
+
+_NO_TOKENS: TokenStates = (np.zeros(0, dtype=np.uint16), np.zeros((0, 0), dtype=np.int8))
+
+
+def _pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+    """Mean over the attention mask, then unit length (sentence-transformers' pooling)."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    unit: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return unit

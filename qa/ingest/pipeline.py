@@ -24,7 +24,7 @@ from qa.ingest.chunking import split_document
 from qa.ingest.identity import Root, Stored, clash, place, prunable, root_for
 from qa.ingest.limits import check_document_limits
 from qa.observability.metrics import record_ingested
-from qa.ports import Embedder, Store, Vectors
+from qa.ports import Embedder, Store, TokenEmbedder, TokenStates, Vectors
 from qa.text import Sentence, document_sentences
 from qa.types import Chunk, Document, DocumentInfo, DocumentWrite
 
@@ -321,14 +321,27 @@ class IngestPipeline:
         return _Pending(doc, chunks, sentences, tokens)
 
     def _embed(
-        self, texts: list[str], tokens: list[int], advance: Callable[[int], None] | None
+        self,
+        texts: list[str],
+        tokens: list[int],
+        advance: Callable[[int], None] | None,
+        states: list[TokenStates | None] | None = None,
     ) -> Vectors:
         """Vectors of ``texts``, embedded in slices of similar length so that progress moves
-        as the work is done (the embedder pads each batch to its longest text)."""
+        as the work is done (the embedder pads each batch to its longest text). With
+        ``states`` (one slot per text) and an embedder that gives token states, fills those
+        in from the same runs."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: Vectors | None = None
+        with_tokens = self._embedder if isinstance(self._embedder, TokenEmbedder) else None
         for part in _slices(order, tokens):
-            vectors = self._embedder.embed([texts[i] for i in part])
+            part_texts = [texts[i] for i in part]
+            if with_tokens is not None and states is not None:
+                vectors, found = with_tokens.embed_with_tokens(part_texts)
+                for i, state in zip(part, found, strict=True):
+                    states[i] = state
+            else:
+                vectors = self._embedder.embed(part_texts)
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[part] = vectors
@@ -350,17 +363,25 @@ class IngestPipeline:
         # sentences'.
         texts = [text for p in group for text in p.texts]
         started = time.perf_counter()
-        vectors = self._embed(texts, [n for p in group for n in p.tokens], advance)
+        states: list[TokenStates | None] = [None] * len(texts)
+        vectors = self._embed(texts, [n for p in group for n in p.tokens], advance, states)
         report.embed_seconds += time.perf_counter() - started
         items: list[DocumentWrite] = []
         at = 0
         for p in group:
             rows = vectors[at : at + len(p.chunks) + len(p.sentences)]
+            sentence_states = states[at + len(p.chunks) : at + len(rows)]
             at += len(rows)
             chunk_rows, sentence_rows = rows[: len(p.chunks)], rows[len(p.chunks) :]
             packed = None
             if p.sentences:
-                packed = pack_sentence_vectors(p.doc, p.sentences, sentence_rows)
+                known = [s for s in sentence_states if s is not None]
+                packed = pack_sentence_vectors(
+                    p.doc,
+                    p.sentences,
+                    sentence_rows,
+                    known if len(known) == len(p.sentences) else None,
+                )
             items.append(DocumentWrite(p.doc, tuple(p.chunks), chunk_rows, packed))
         # One batched write per group: each store write is a commit (or a round trip).
         self._store.write(items, only_if_stored=only_if_stored)

@@ -86,6 +86,16 @@ def sentences_metadata(vectors: SentenceVectors) -> dict[str, Any]:
         "dimension": vectors.dimension,
         "spans": json.dumps([list(span) for span in vectors.spans]),
         "vectors": base64.b64encode(vectors.data).decode("ascii"),
+        **(
+            {
+                "token_counts": json.dumps(list(vectors.token_counts)),
+                "token_dimension": vectors.token_dimension,
+                "token_ids": base64.b64encode(vectors.token_ids).decode("ascii"),
+                "token_rows": base64.b64encode(vectors.token_rows).decode("ascii"),
+            }
+            if vectors.token_counts
+            else {}
+        ),
     }
 
 
@@ -96,6 +106,10 @@ def sentences_from_record(meta: Mapping[str, Any]) -> SentenceVectors:
         dimension=meta["dimension"],
         spans=tuple((int(a), int(b)) for a, b in json.loads(meta["spans"])),
         data=base64.b64decode(meta["vectors"]),
+        token_counts=tuple(int(n) for n in json.loads(meta.get("token_counts", "[]"))),
+        token_dimension=int(meta.get("token_dimension", 0)),
+        token_ids=base64.b64decode(meta.get("token_ids", "")),
+        token_rows=base64.b64decode(meta.get("token_rows", "")),
     )
 
 

@@ -111,3 +111,28 @@ def test_missing_files_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="missing"):
         LocalMiniLMEmbedder(tokenizer_path=tmp_path / "nope.json")
     assert default_tokenizer_path().name == "tokenizer.json"
+
+
+def test_token_states_come_from_the_same_run_as_the_vectors(
+    local_embedder: LocalMiniLMEmbedder,
+) -> None:
+    sentences = seed_sentences()[:6]
+    vectors, states = local_embedder.embed_with_tokens(sentences)
+    np.testing.assert_allclose(vectors, local_embedder.embed(sentences), atol=1e-6)
+    for text, (ids, rows) in zip(sentences, states, strict=True):
+        assert ids.dtype == np.uint16 and rows.dtype == np.int8
+        assert len(ids) == local_embedder.count_tokens(text) == rows.shape[0]
+        assert rows.shape[1] == 64
+        norms = np.linalg.norm(rows.astype(np.float64) / 127, axis=1)
+        np.testing.assert_allclose(norms, 1.0, atol=0.03)  # unit rows, int8-rounded
+    # A text embedded a moment ago (a question) gives its tokens without another run.
+    remembered = local_embedder.text_tokens(sentences[0])
+    assert (remembered[1] == states[0][1]).all()
+    # The same word in two sentences gets close rows (contextual, but the same word).
+    _, (a, b) = local_embedder.embed_with_tokens(
+        ["The bridge opened in May.", "Cyclists crossed the bridge."]
+    )
+    bridge = local_embedder._encoder.encode("bridge", add_special_tokens=False).ids[0]
+    row_a = a[1][a[0].tolist().index(bridge)].astype(np.float64)
+    row_b = b[1][b[0].tolist().index(bridge)].astype(np.float64)
+    assert row_a @ row_b / (np.linalg.norm(row_a) * np.linalg.norm(row_b)) > 0.5

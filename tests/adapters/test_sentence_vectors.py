@@ -127,3 +127,76 @@ def test_stale_or_deleted_vectors_are_not_used(tmp_path: Path) -> None:
                 )
             ]
         )
+
+
+def test_token_states_are_stored_with_them_and_the_question_is_run_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.answering.evidence import FEATURES, features, gather, question_tokens
+    from qa.answering.sentences import build_sources
+    from qa.embeddings.local import LocalMiniLMEmbedder
+    from qa.embeddings.packing import unpack_tokens
+
+    local = LocalMiniLMEmbedder()
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    service = build_service(settings, embedder=local)
+    assert service.ingest_paths([SEEDS]).failed == 0
+    store = ChromaStore.from_settings(settings.store)  # read back through a new handle
+    doc = store.get_document(TAJIK)
+    assert doc is not None
+    packed = store.sentence_vectors(TAJIK, doc.content_hash)
+    assert packed is not None
+    tokens = unpack_tokens(packed)
+    sentences = document_sentences(doc)
+    assert tokens is not None and len(tokens) == len(sentences) == len(packed.spans)
+    for sentence, (ids, rows) in zip(sentences, tokens, strict=True):
+        expected = local._encoder.encode(sentence.text).ids[1:-1]  # no [CLS]/[SEP]
+        assert ids.tolist() == expected
+        assert rows.dtype == np.int8 and rows.shape == (len(expected), 64)
+    # Asking runs the model once, for retrieval; the answer reuses the question's tokens.
+    runs: list[int] = []
+    real = local.token_states
+    monkeypatch.setattr(local, "token_states", lambda batch: runs.append(len(batch)) or real(batch))
+    answer = service.ask(QUESTION)
+    assert answer.answerable and "1,037" in answer.answer
+    assert runs == [1]
+    # The stored tokens make the alignment feature, and it favours the answering sentence.
+    hits = service.search(QUESTION)
+    sources = build_sources(hits, store.get_document)
+    qvec, cands = gather(QUESTION, sources, store.get_document, local, store.sentence_vectors)
+    qtokens = question_tokens(local, QUESTION)
+    assert qtokens is not None and all(c.tokens is not None for c in cands)
+    recall = features(QUESTION, qvec, cands, qtokens)[:, FEATURES.index("tok_recall")]
+    assert np.isfinite(recall).all()
+    assert "1,037" in cands[int(np.argmax(recall))].sentence.text
+
+
+def test_token_states_survive_the_record_and_older_records_have_none() -> None:
+    from qa.embeddings.packing import unpack_tokens
+    from qa.store.records import sentences_from_record, sentences_metadata
+
+    embedder = HashingEmbedder(64)
+    doc = make_doc("d", ["Title line", "", "First sentence here. Second one follows.", "Third."])
+    sentences = document_sentences(doc)
+    rng = np.random.default_rng(0)
+    tokens = [
+        (
+            np.arange(n, dtype=np.uint16) + 100,
+            rng.integers(-127, 128, size=(n, 64)).astype(np.int8),
+        )
+        for n in (2, 3, 3, 1)
+    ]
+    packed = pack_sentence_vectors(
+        doc, sentences, embedder.embed([s.text for s in sentences]), tokens
+    )
+    restored = sentences_from_record(sentences_metadata(packed))
+    assert restored == packed
+    back = unpack_tokens(restored)
+    assert back is not None
+    for (ids, rows), (ids0, rows0) in zip(back, tokens, strict=True):
+        assert ids.tolist() == ids0.tolist() and (rows == rows0).all()
+    # What an older qa wrote: no token keys. The vectors are all there; the tokens are not.
+    older = {k: v for k, v in sentences_metadata(packed).items() if not k.startswith("token_")}
+    plain = sentences_from_record(older)
+    assert unpack_tokens(plain) is None
+    assert plain.data == packed.data and plain.spans == packed.spans

@@ -234,7 +234,7 @@ def test_follow_up_continues_the_conversation_until_new_is_pressed(
     assert "conversation_id" not in first["request"] and first["request"]["conversation"] is True
     conversation = first["answer"]["conversation_id"]
     # "it" is the air base of the first question: asked alone, this one finds nothing.
-    follow = ask(page, "Who took it over?")
+    follow = ask(page, "Who has it now?")
     assert follow["request"]["conversation_id"] == conversation
     assert follow["answer"]["conversation_id"] == conversation
     assert follow["answer"]["answerable"] is True
@@ -243,7 +243,7 @@ def test_follow_up_continues_the_conversation_until_new_is_pressed(
 
     page.get_by_role("button", name="New conversation").click()
     assert page.locator("#log > *").count() == 0
-    fresh = ask(page, "Who took it over?")
+    fresh = ask(page, "Who has it now?")
     assert "conversation_id" not in fresh["request"] and fresh["request"]["conversation"] is True
     assert fresh["answer"]["conversation_id"] != conversation
     assert fresh["answer"]["answerable"] is False

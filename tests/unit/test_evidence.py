@@ -17,8 +17,11 @@ from qa.answering.evidence import (
     EvidenceModelError,
     coverage,
     features,
+    figure_near,
+    focus_terms,
     gather,
     load_model,
+    token_recall,
 )
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.sentences import build_sources
@@ -51,7 +54,52 @@ def test_one_row_per_sentence_and_every_feature_finite() -> None:
     qvec, cands = candidates(question)
     rows = features(question, qvec, cands)
     assert rows.shape == (len(cands), len(FEATURES)) == (4, len(FEATURES))
-    assert np.isfinite(rows).all()
+    # Token alignment needs token states (the local MiniLM's), which the hashing embedder
+    # has not: that column alone is NaN, which the model reads as "average".
+    assert np.isnan(column(rows, "tok_recall")).all()
+    rest = [i for i, name in enumerate(FEATURES) if name != "tok_recall"]
+    assert np.isfinite(rows[:, rest]).all()
+
+
+def states(*rows: list[float]) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """Token states of made-up tokens: id i+1 for row i, rows scaled like the stored int8."""
+    matrix = np.asarray(rows, dtype=np.float64)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(1, len(rows) + 1, dtype=np.uint16)
+    return ids, np.rint(matrix * 127).astype(np.int8)
+
+
+def test_token_recall_rewards_the_sentence_that_holds_every_question_token() -> None:
+    question = states([1, 0, 0], [0, 1, 0], [0, 0, 1])
+    q_ids, q_rows = question
+    holds_all = (q_ids.copy(), q_rows.copy())
+    holds_one = (q_ids[:1].copy(), q_rows[:1].copy())
+    elsewhere = (np.array([9], dtype=np.uint16), np.array([[0, 0, -127]], dtype=np.int8))
+    recall = token_recall(question, [holds_all, holds_one, elsewhere, None])
+    assert recall[0] == pytest.approx(1.0, abs=1e-6)
+    assert recall[0] > recall[1] > recall[2]
+    assert np.isnan(recall[3])  # no token states: unknown, not zero
+
+
+def test_token_recall_weighs_rare_tokens_over_common_ones() -> None:
+    # Token 1 is in two of the three candidates, token 2 in one: matching token 2 counts more.
+    question = states([1, 0], [0, 1])
+    common = (np.array([1], dtype=np.uint16), question[1][:1].copy())
+    rare = (np.array([2], dtype=np.uint16), question[1][1:].copy())
+    recall = token_recall(question, [common, common, rare])
+    assert recall[2] > 0.6 > 0.4 > recall[0] == recall[1]
+
+
+def test_a_missing_feature_counts_as_its_average() -> None:
+    model = EvidenceModel.from_dict(model_dict())
+    cos, lexical = FEATURES.index("cos"), FEATURES.index("lexical")
+    rows = np.zeros((2, len(FEATURES)))
+    rows[:, cos] = 0.7
+    rows[0, lexical] = np.nan
+    rows[1, lexical] = 0.2  # the model's mean for lexical
+    logits = model.logits(rows)
+    assert np.isfinite(logits).all()
+    assert logits[0] == pytest.approx(logits[1])
 
 
 def test_answer_type_fit_a_figure_for_how_much() -> None:
@@ -185,3 +233,26 @@ def test_the_answer_carries_its_confidence() -> None:
         "How much did the bridge cost?", build_sources([make_hit(DOC, 1, 4)], DOCS.get)
     )
     assert answer.confidence == pytest.approx(answerer.confidence(ranked), abs=1e-4)
+
+
+def test_the_focus_of_a_counting_or_measuring_question() -> None:
+    assert focus_terms("How many Afghan soldiers did the guards let in?") == {"afghan", "soldier"}
+    assert focus_terms("What is the population of Tajikistan?") == {"popul"}
+    assert focus_terms("How much did the bridge cost?") == frozenset()  # cut at the verb
+    assert focus_terms("Who opened the bridge?") == frozenset()
+
+
+def test_a_figure_fits_only_when_it_counts_what_is_asked() -> None:
+    sentence = "On July 5, border guards let 1,037 Afghan soldiers into their territory."
+    assert figure_near(sentence, focus_terms("How many soldiers crossed the border?"))
+    assert not figure_near(sentence, focus_terms("What is the population of Tajikistan?"))
+    doc = make_doc("t", ["Tajikistan", sentence, "The country has a population of 9.5 million."])
+    sources = build_sources([make_hit(doc, 1, 3)], {"t": doc}.get)
+    question = "What is the population of Tajikistan?"
+    qvec, cands = gather(question, sources, {"t": doc}.get, HashingEmbedder(), None)
+    rows = features(question, qvec, cands)
+    has, lacks = column(rows, "wants_number_has"), column(rows, "wants_number_lacks")
+    texts = [c.sentence.text for c in cands]
+    soldiers, population = texts.index(sentence), texts.index(doc.lines[2])
+    assert (has[population], lacks[population]) == (1.0, 0.0)
+    assert (has[soldiers], lacks[soldiers]) == (0.0, 1.0)  # a figure, but of soldiers
