@@ -69,6 +69,19 @@ def token_states(model: Any, texts: Sequence[str]) -> dict[str, tuple[Any, Any]]
     return out
 
 
+def cached_sets_states(model: Any) -> dict[str, tuple[Any, Any]]:
+    """``token_states`` of every question and candidate sentence of the cached sets."""
+    texts: set[str] = set()
+    for n in SETS:
+        for q in ev.load(n):
+            texts.add(q.question)
+            texts.update(c.sentence.text for c in q.candidates)
+    started = time.perf_counter()
+    states = token_states(model, sorted(texts))
+    print(f"token states of {len(texts)} texts in {time.perf_counter() - started:.0f} s")
+    return states
+
+
 def alignment(states: dict[str, tuple[Any, Any]]) -> Extra:
     def extra(q: Any) -> Any:
         qi, qv = states[q.question]
@@ -158,14 +171,7 @@ def evaluate(
 
 def probe_tokens() -> None:
     model = embedder()
-    texts: set[str] = set()
-    for n in SETS:
-        for q in ev.load(n):
-            texts.add(q.question)
-            texts.update(c.sentence.text for c in q.candidates)
-    started = time.perf_counter()
-    states = token_states(model, sorted(texts))
-    print(f"token states of {len(texts)} texts in {time.perf_counter() - started:.0f} s")
+    states = cached_sets_states(model)
     names = ["tok_recall_idf", "tok_recall", "tok_precision", "tok_recall_gap"]
     evaluate(
         names,
@@ -281,14 +287,7 @@ def probe_late(epochs: int) -> None:
         sys.exit("late trains on SelQA: set BENCH_SELQA (bench/selqa.py convert)")
     torch.manual_seed(0)
     model = embedder()
-    texts: set[str] = set()
-    for n in SETS:
-        for q in ev.load(n):
-            texts.add(q.question)
-            texts.update(c.sentence.text for c in q.candidates)
-    started = time.perf_counter()
-    states = token_states(model, sorted(texts))
-    print(f"token states of {len(texts)} texts in {time.perf_counter() - started:.0f} s")
+    states = cached_sets_states(model)
     f = torch.nn.functional
 
     class Head(torch.nn.Module):

@@ -91,6 +91,15 @@ class TokenEmbedder(Protocol):
         ...
 
 
+def token_source(embedder: object) -> TokenEmbedder | None:
+    """The embedder itself when it gives token states, else the one it wraps (the
+    ``tokens`` attribute of VectorCache and BatchingEmbedder), else None."""
+    if isinstance(embedder, TokenEmbedder):
+        return embedder
+    inner = getattr(embedder, "tokens", None)
+    return inner if isinstance(inner, TokenEmbedder) else None
+
+
 class ChatModel(Protocol):
     """An OpenAI-compatible chat completion endpoint. Each call returns its own usage, so
     concurrent requests never see each other's token counts."""

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from qa.answering.sentences import DocumentLookup, EvidencePassage, VectorLookup
 from qa.embeddings.packing import unpack_rows, unpack_tokens
 from qa.errors import ConfigError
-from qa.ports import Embedder, TokenEmbedder, TokenStates, Vectors
+from qa.ports import Embedder, TokenStates, Vectors, token_source
 from qa.text import Sentence, numbers, terms
 
 Matrix = npt.NDArray[np.float64]
@@ -46,23 +46,20 @@ SOURCE_PRIOR = 0.02
 
 #: A question asking for a figure: how many/much..., when, or what a measure of something is
 #: ("What is the population of X", "What was the cost of ...").
-QUANTITY = re.compile(
-    r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
-    r"which (year|date)|percentage|number of|"
+_MEASURE_QUESTION = (
     r"what(?:'s| is| was| are| were| will be)? (?:the )?(?:total |average |current )?"
     r"(population|area|size|length|height|width|depth|weight|price|cost|value|rate|speed|"
-    r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b)",
+    r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b"
+)
+QUANTITY = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|high|often)|when|what (year|date|time)|"
+    r"which (year|date)|percentage|number of|" + _MEASURE_QUESTION + ")",
     re.IGNORECASE,
 )
 #: What a "how many/much X" or "what is the <measure> of" question counts: X (up to four words,
 #: cut at the verb) or the measure noun. A figure answers it only near those words.
 _FOCUS_COUNT = re.compile(r"\bhow (?:many|much) ((?:[\w'-]+ ){0,3}[\w'-]+)", re.IGNORECASE)
-_FOCUS_MEASURE = re.compile(
-    r"\bwhat(?:'s| is| was| are| were| will be)? (?:the )?(?:total |average |current )?"
-    r"(population|area|size|length|height|width|depth|weight|price|cost|value|rate|speed|"
-    r"distance|temperature|age|budget|revenue|salary|capacity|score|share|amount)\b",
-    re.IGNORECASE,
-)
+_FOCUS_MEASURE = re.compile(r"\b" + _MEASURE_QUESTION, re.IGNORECASE)
 _FOCUS_STOP = frozenset(
     [
         "did",
@@ -346,8 +343,8 @@ def gather(
 def question_tokens(embedder: Embedder, question: str) -> TokenStates | None:
     """The question's token states when the embedder (or the one it wraps) gives them: the
     local MiniLM remembers them from embedding the question for retrieval."""
-    source = embedder if isinstance(embedder, TokenEmbedder) else getattr(embedder, "tokens", None)
-    if not isinstance(source, TokenEmbedder):
+    source = token_source(embedder)
+    if source is None:
         return None
     found = source.text_tokens(question)
     return found if len(found[0]) else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.ports import Embedder, TokenEmbedder, Vectors
+from qa.ports import Embedder, TokenEmbedder, Vectors, token_source
 
 
 @dataclass(eq=False)
@@ -33,9 +33,7 @@ class BatchingEmbedder:
         self.inner = inner
         self.name = inner.name
         # The local MiniLM's token states, reached through this wrapper (evidence ranking).
-        self.tokens: TokenEmbedder | None = (
-            inner if isinstance(inner, TokenEmbedder) else getattr(inner, "tokens", None)
-        )
+        self.tokens: TokenEmbedder | None = token_source(inner)
         self.dimension = inner.dimension
         self._max_batch = max_batch
         self._queue: deque[_Request] = deque()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.lru import LRU
-from qa.ports import Embedder, TokenEmbedder, Vectors
+from qa.ports import Embedder, TokenEmbedder, Vectors, token_source
 
 
 class VectorCache:
@@ -22,9 +22,7 @@ class VectorCache:
         self.embedder = embedder
         self.name = embedder.name
         # The local MiniLM's token states, reached through this wrapper (evidence ranking).
-        self.tokens: TokenEmbedder | None = (
-            embedder if isinstance(embedder, TokenEmbedder) else getattr(embedder, "tokens", None)
-        )
+        self.tokens: TokenEmbedder | None = token_source(embedder)
         self.dimension = embedder.dimension
         self._cache: LRU[bytes, Vectors] = LRU(maxsize)
 
