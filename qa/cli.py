@@ -271,8 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("check", help="find documents whose chunks disagree with their record")
-    p.add_argument("--repair", action="store_true", help="re-chunk them from the stored lines")
+    p = sub.add_parser(
+        "check", help="find documents whose chunks or sentence vectors disagree with their record"
+    )
+    p.add_argument(
+        "--repair", action="store_true", help="re-chunk and re-embed them from the stored lines"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_check)
 

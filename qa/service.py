@@ -155,9 +155,13 @@ class QAService:
         return self._ingest.records(records)
 
     def check_store(self, *, repair: bool = False) -> CheckReport:
-        """Documents whose stored chunks disagree with their record; ``repair`` re-chunks
-        them from the stored original lines and prunes stray chunks (``qa check``)."""
-        return repair_store(self._store, self._ingest) if repair else check_store(self._store)
+        """Documents whose stored chunks or sentence vectors disagree with their record or
+        lack token states; ``repair`` re-chunks them from the stored original lines and
+        prunes stray chunks (``qa check``)."""
+        if repair:
+            return repair_store(self._store, self._ingest)
+        sentences, tokens = self._ingest.expected_sentence_vectors()
+        return check_store(self._store, sentences=sentences, tokens=tokens)
 
     def check_records(self, records: Sequence[dict[str, Any]]) -> list[Document]:
         """The Documents of JSON article records, checked (InputError naming each bad one,

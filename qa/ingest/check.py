@@ -8,10 +8,15 @@ chunks carry the hash of the version they were cut from. Problems:
   the document listed but unsearchable, and a re-ingest of the same text skips it);
 - ``extra chunks``: more chunks of the record's version than it says;
 - ``chunks of another version``: chunks with another content hash (an interrupted write);
-- ``orphan chunks``: chunks of a document that has no record (an interrupted deletion).
+- ``orphan chunks``: chunks of a document that has no record (an interrupted deletion);
+- ``no sentence vectors``: none made from the record's version (the answerer then embeds
+  the document's sentences at question time, slower);
+- ``no token states``: sentence vectors without the token states the evidence ranker reads
+  (a store written before they were made: answers rank as without token alignment).
 
-Repair writes the first two again from the stored document (only if its hash is still the
-one checked, so a newer version written meanwhile wins) and prunes the last two.
+Repair writes the document again from its stored lines for the first two and the last two
+(only if its hash is still the one checked, so a newer version written meanwhile wins) and
+prunes the stray chunks of the middle two.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa.embeddings.packing import unpack_tokens
 from qa.ingest.pipeline import IngestPipeline
 from qa.ports import Store
+from qa.text import document_sentences
+from qa.types import DocumentInfo
 
 __all__ = ["CheckReport", "Problem", "check_store", "repair_store"]
 
 _DOCS_PER_READ = 200
+_REWRITABLE = frozenset(
+    {"missing chunks", "extra chunks", "no sentence vectors", "no token states"}
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class Problem:
     @property
     def rewritable(self) -> bool:
         """Fixed by writing the stored document again (the others by pruning)."""
-        return self.kind in ("missing chunks", "extra chunks")
+        return self.kind in _REWRITABLE
 
     def __str__(self) -> str:
         return f"{self.doc_id}: {self.kind} ({self.detail})"
@@ -84,8 +95,10 @@ class CheckReport:
         }
 
 
-def check_store(store: Store) -> CheckReport:
-    """Compare every document's record with its stored chunks (reads only)."""
+def check_store(store: Store, *, sentences: bool = False, tokens: bool = False) -> CheckReport:
+    """Compare every document's record with its stored chunks (reads only); with
+    ``sentences``, also that its sentence vectors were made from its stored version, and
+    with ``tokens`` that they carry token states."""
     infos = store.list_documents()
     report = CheckReport(documents=len(infos))
     orphans = store.orphan_chunks()
@@ -105,6 +118,8 @@ def check_store(store: Store) -> CheckReport:
                 continue
             detail = f"record says {info.chunk_count}, {found[doc_id]} stored"
             report.problems.append(Problem(doc_id, kind, detail))
+        if sentences:
+            report.problems.extend(_sentence_problems(store, batch, tokens=tokens))
     hashes = {info.doc_id: info.content_hash for info in infos}
     strays = Counter(orphans.values())
     for doc_id in sorted(strays):
@@ -114,14 +129,31 @@ def check_store(store: Store) -> CheckReport:
     return report
 
 
+def _sentence_problems(
+    store: Store, batch: dict[str, DocumentInfo], *, tokens: bool
+) -> list[Problem]:
+    problems = []
+    for doc_id, (doc, vectors) in store.documents_with_sentences(list(batch)).items():
+        if doc.content_hash != batch[doc_id].content_hash:
+            continue  # written since the listing: the next check sees it whole
+        if vectors is None:
+            if document_sentences(doc):
+                problems.append(Problem(doc_id, "no sentence vectors", "of the stored version"))
+        elif tokens and vectors.spans and unpack_tokens(vectors) is None:
+            detail = f"{len(vectors.spans)} sentences, embedded before token alignment"
+            problems.append(Problem(doc_id, "no token states", detail))
+    return problems
+
+
 def repair_store(store: Store, pipeline: IngestPipeline) -> CheckReport:
     """Check, fix what was found, and check again (``remaining``)."""
-    report = check_store(store)
+    sentences, tokens = pipeline.expected_sentence_vectors()
+    report = check_store(store, sentences=sentences, tokens=tokens)
     rewrite = sorted({p.doc_id for p in report.problems if p.rewritable})
     docs = [doc for doc_id in rewrite if (doc := store.get_document(doc_id)) is not None]
     if docs:
         report.rewritten = pipeline.rechunk(docs).documents
     if any(not p.rewritable for p in report.problems):
         report.pruned = store.prune_orphans()
-    report.remaining = check_store(store).problems
+    report.remaining = check_store(store, sentences=sentences, tokens=tokens).problems
     return report

@@ -215,6 +215,12 @@ class IngestPipeline:
         self._embedder = embedder
         self._embedder_checked = False
 
+    def expected_sentence_vectors(self) -> tuple[bool, bool]:
+        """Whether each stored document should have sentence vectors, and whether they
+        should carry token states (what ``qa check`` compares the store with)."""
+        sentences = self._config.sentence_vectors
+        return sentences, sentences and isinstance(self._embedder, TokenEmbedder)
+
     def _check_embedder(self) -> None:
         if not self._embedder_checked:
             self._store.check_embedder(self._embedder.name, self._embedder.dimension)

@@ -95,3 +95,41 @@ def test_check_finds_damage_and_repair_fixes_it(tmp_path: Path) -> None:
     assert hits and hits[0]["doc_id"] == "articles/ferry.txt"
     again = json.loads(qa(data, "ingest", str(folder), "--json").stdout)
     assert again["unchanged"] == 3 and again["documents"] == 1  # rain is ingested again
+
+
+def test_repair_brings_an_older_store_up_to_date(tmp_path: Path) -> None:
+    """A store written before sentence vectors carried token states (or with a sentence
+    record lost) is found by `qa check` and brought up to date by `--repair`."""
+    folder, data = tmp_path / "articles", tmp_path / "data"
+    folder.mkdir()
+    for name, text in ARTICLES.items():
+        (folder / name).write_text(text)
+    assert qa(data, "ingest", str(folder)).returncode == 0
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    sentences = client.get_collection("qa_documents_sentences")
+    record = sentences.get(ids=["articles/ferry.txt"], include=["metadatas"])["metadatas"][0]
+    assert record["token_counts"] != "[]" and record["token_rows"]  # made at ingest
+    old = {k: v for k, v in record.items() if not k.startswith("token_")}  # as before
+    sentences.delete(ids=["articles/ferry.txt"])
+    sentences.add(ids=["articles/ferry.txt"], embeddings=[[0.0]], metadatas=[old])
+    sentences.delete(ids=["articles/snow.txt"])
+    del sentences, client
+
+    found = qa(data, "check", "--json")
+    assert found.returncode == 1, found.stderr
+    kinds = {(p["doc_id"], p["kind"]) for p in json.loads(found.stdout)["problems"]}
+    assert kinds == {
+        ("articles/ferry.txt", "no token states"),
+        ("articles/snow.txt", "no sentence vectors"),
+    }
+
+    repaired = qa(data, "check", "--repair", "--json")
+    assert repaired.returncode == 0, repaired.stderr
+    report = json.loads(repaired.stdout)
+    assert (report["rewritten"], report["pruned"], report["remaining"]) == (2, 0, [])
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    sentences = client.get_collection("qa_documents_sentences")
+    got = sentences.get(ids=["articles/ferry.txt", "articles/snow.txt"], include=["metadatas"])
+    for meta in got["metadatas"]:
+        assert meta["token_counts"] != "[]" and meta["token_rows"], meta.keys()
+    assert qa(data, "check").returncode == 0
