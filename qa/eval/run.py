@@ -62,6 +62,10 @@ def _fmt(value: float | None) -> str:
     return "   n/a" if value is None else f"{value * 100:5.1f}%"
 
 
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _mark(value: bool | None) -> str:
     return "-" if value is None else ("y" if value else "n")
 
@@ -100,6 +104,10 @@ def print_report(rows: list[QuestionScore], total: Totals, k: int, quiet: bool) 
     print(f"abstention            {_fmt(total.abstention)}  (unanswerable that abstained)")
     print(f"false abstention      {_fmt(total.false_abstention)}  (answerable that abstained)")
     print(f"forbidden citations   {total.forbidden_citations}")
+    print(
+        f"confidence AUC        {_auc(total.confidence_auc)} (answerable vs not), "
+        f"{_auc(total.confidence_auc_first)} (first citation exact vs not)"
+    )
 
 
 def print_follow_ups(rows: list[TurnScore], total: FollowUpTotals, quiet: bool) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from qa.errors import InputError
@@ -86,6 +87,7 @@ class QuestionScore:
     first_exact: bool | None
     forbidden: int
     answer: str = ""
+    confidence: float | None = None
 
     def row(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -126,6 +128,7 @@ def score_question(q: LabelledQuestion, hits: Sequence[Hit], answer: Answer) -> 
         first_exact=first_exact,
         forbidden=forbidden,
         answer=answer.answer,
+        confidence=answer.confidence,
     )
 
 
@@ -142,6 +145,10 @@ class Totals:
     abstention: float | None = None
     false_abstention: float | None = None
     forbidden_citations: int = 0
+    #: How well ``confidence`` ranks answerable above unanswerable questions (ROC AUC), and
+    #: questions whose first citation is exactly right above the rest: None without both.
+    confidence_auc: float | None = None
+    confidence_auc_first: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -149,10 +156,31 @@ def _share(values: Sequence[bool]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def ranking_auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """ROC AUC: the chance that a random positive scores above a random negative (ties
+    count half); None when either side is empty."""
+    if not positives or not negatives:
+        return None
+    pos = np.asarray(positives, dtype=np.float64)[:, None]
+    neg = np.asarray(negatives, dtype=np.float64)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def _confidence_aucs(rows: Sequence[QuestionScore]) -> tuple[float | None, float | None]:
+    conf = [(r, r.confidence) for r in rows if r.confidence is not None]
+    answerable = ranking_auc(
+        [c for r, c in conf if r.answerable], [c for r, c in conf if not r.answerable]
+    )
+    right = [c for r, c in conf if r.answerable and r.first_exact]
+    rest = [c for r, c in conf if not (r.answerable and r.first_exact)]
+    return answerable, ranking_auc(right, rest)
+
+
 def totals(rows: Sequence[QuestionScore]) -> Totals:
     answerable = [r for r in rows if r.answerable]
     unanswerable = [r for r in rows if not r.answerable]
     shown = sum(r.citations for r in rows)
+    auc, auc_first = _confidence_aucs(rows)
     return Totals(
         questions=len(rows),
         hit_at_k=_share([r.hit for r in answerable]),
@@ -163,4 +191,6 @@ def totals(rows: Sequence[QuestionScore]) -> Totals:
         abstention=_share([r.abstained for r in unanswerable]),
         false_abstention=_share([r.abstained for r in answerable]),
         forbidden_citations=sum(r.forbidden for r in rows),
+        confidence_auc=auc,
+        confidence_auc_first=auc_first,
     )

@@ -10,7 +10,14 @@ import pytest
 
 from qa.errors import InputError
 from qa.eval.run import evaluate
-from qa.eval.scoring import LabelledQuestion, load_questions, score_question, totals
+from qa.eval.scoring import (
+    LabelledQuestion,
+    QuestionScore,
+    load_questions,
+    ranking_auc,
+    score_question,
+    totals,
+)
 from qa.types import Answer, Citation, Hit
 
 
@@ -91,6 +98,29 @@ def test_abstention_needs_no_citations() -> None:
     total = totals([score_question(q, [], silent), score_question(q, [], cited)])
     assert total.abstention == 0.5
     assert total.citation_precision == 0.0  # a citation on an unanswerable question is wrong
+
+
+def test_confidence_auc_ranks_answerable_and_right_first_citations() -> None:
+    answerable, unanswerable = _q(), _q(answerable=False, must_include=[], evidence=[])
+    right = [_cite(1, "a.txt", 4, 4)]  # the evidence line of _q()
+    wrong = [_cite(1, "a.txt", 9, 9)]
+
+    def row(q: LabelledQuestion, confidence: float | None, cites: list[Citation]) -> QuestionScore:
+        a = Answer(answer="1037 [1]", answerable=True, citations=cites, confidence=confidence)
+        return score_question(q, [], a)
+
+    rows = [
+        row(answerable, 0.9, right),
+        row(answerable, 0.6, wrong),
+        row(unanswerable, 0.7, wrong),
+        row(unanswerable, 0.2, wrong),
+    ]
+    assert rows[0].confidence == 0.9
+    total = totals(rows)
+    assert total.confidence_auc == 0.75  # 3 of the 4 pairs ordered right
+    assert total.confidence_auc_first == 1.0  # the one right first citation is on top
+    assert ranking_auc([0.5], [0.5]) == 0.5  # a tie counts half
+    assert totals([row(answerable, None, right)]).confidence_auc is None
 
 
 def test_forbidden_evidence_is_counted() -> None:
