@@ -186,14 +186,13 @@ def load(name: str) -> list[Question]:
 
 
 def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
-    """ROC AUC by ranks (ties count half)."""
+    """ROC AUC by ranks (ties count half), as `qa eval` reports it; NaN without both labels."""
+    from qa.eval.scoring import ranking_auc
+
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(wins / (len(pos) * len(neg)))
+    found = ranking_auc(s[y].tolist(), s[~y].tolist())
+    return float("nan") if found is None else found
 
 
 @dataclass

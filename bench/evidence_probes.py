@@ -12,6 +12,9 @@ logistic regression on wikiqa-dev (5-fold CV there) and tests it on the other se
                                                # ($BENCH_SELQA; needs PyTorch)
     python bench/evidence_probes.py cost       # time to get token states for K sentences
     python bench/evidence_probes.py projection --selqa DIR   # writes the shipped projection
+    python bench/evidence_probes.py contrast   # more readings of the stored token states
+    python bench/evidence_probes.py confidence # a question-level confidence model
+    python bench/evidence_probes.py listwise   # the ranker fitted per question (softmax)
 
 `tokens`: every question and candidate sentence is run through the int8 MiniLM once more to
 get its contextual token states (the shipped embedder pools them away); for each question
@@ -427,17 +430,240 @@ def probe_cost(repeats: int = 60) -> None:
         )
 
 
+def _stored_alignment(q: Any) -> tuple[Any, Any]:
+    """(candidates x question tokens) best cosines from the stored token states (a missing
+    row filled with the column mean), and the question tokens' IDF over the candidates."""
+    from qa.answering.evidence import _unit_rows
+
+    q_ids, q_rows = q.qtokens
+    qv = _unit_rows(q_rows)
+    tokens = [c.tokens for c in q.candidates]
+    bags = [frozenset(t[0].tolist()) if t is not None else frozenset() for t in tokens]
+    df = np.array([sum(t in b for b in bags) for t in q_ids.tolist()], dtype=float)
+    idf = np.log1p((len(bags) - df + 0.5) / (df + 0.5))
+    best = np.full((len(tokens), len(qv)), np.nan)
+    for i, t in enumerate(tokens):
+        if t is not None and len(t[0]):
+            best[i] = (qv @ _unit_rows(t[1]).T).max(axis=1)
+    if np.isnan(best).all():
+        return None, idf
+    return np.where(np.isnan(best), np.nanmean(best, axis=0, keepdims=True), best), idf
+
+
+def contrast_features(q: Any) -> Any:
+    """tok_contrast: alignment weighted by how much each question token's best cosine
+    varies over the candidates (the topic's tokens match every sentence alike); tok_z: the
+    same standardised per token; tok_window / tok_prev: each question token's best cosine
+    in the sentence or its neighbours / its previous sentence (when they are candidates)."""
+    out = np.full((len(q.candidates), 4), np.nan)
+    best, idf = _stored_alignment(q) if q.qtokens is not None else (None, None)
+    if best is None:
+        return out
+    spread = best.std(axis=0)
+    weight = spread * idf
+    out[:, 0] = (best * weight).sum(axis=1) / max(float(weight.sum()), 1e-9)
+    z = (best - best.mean(axis=0)) / np.clip(spread, 1e-6, None)
+    out[:, 1] = (z * idf).sum(axis=1) / max(float(idf.sum()), 1e-9)
+    at = {(c.sentence.doc_id, c.position): i for i, c in enumerate(q.candidates)}
+    for i, c in enumerate(q.candidates):
+        near = [at.get((c.sentence.doc_id, c.position + d)) for d in (-1, 1)]
+        window = np.max([best[i], *(best[j] for j in near if j is not None)], axis=0)
+        before = best[near[0]] if near[0] is not None else best[i]
+        out[i, 2] = (window * idf).sum() / max(float(idf.sum()), 1e-9)
+        out[i, 3] = (np.maximum(best[i], before) * idf).sum() / max(float(idf.sum()), 1e-9)
+    return out
+
+
+def probe_contrast() -> None:
+    names = ["tok_contrast", "tok_z", "tok_window", "tok_prev"]
+    variants = {f"+ {n}": [*ev.GENERAL, n] for n in names}
+    variants["+ all four"] = [*ev.GENERAL, *names]
+    evaluate(names, contrast_features, variants)
+
+
+def _question_level(q: Any, scores: Any, m: Any) -> Any:
+    """best logit, its margin over the second, its softmax share, and the best sentence's
+    token alignment (the shipped feature) and cosine."""
+    from qa.answering.evidence import FEATURES
+
+    if not len(scores):
+        return np.array([-20.0, 0.0, 0.0, 0.0, 0.0])
+    order = np.argsort(-scores)
+    top = order[0]
+    second = scores[order[1]] if len(scores) > 1 else scores[top] - 5
+    share = 1 / np.exp(scores - scores[top]).sum()
+    aligned = m[top, FEATURES.index("tok_recall")]
+    return np.array(
+        [
+            scores[top],
+            scores[top] - second,
+            share,
+            0.0 if np.isnan(aligned) else aligned,
+            m[top, FEATURES.index("cos")],
+        ]
+    )
+
+
+def probe_confidence() -> None:
+    """The confidence read from several signals of the question's best sentence instead of
+    its logit alone: fitted on wikiqa-dev (out-of-fold logits, 5-fold CV) to predict "first
+    sentence gold", Platt-calibrated on realtimeqa-dev, the bar set as the service's is."""
+    data = {n: ev.load(n) for n in SETS}
+    mats = {n: ev.matrices(qs) for n, qs in data.items()}
+    make = lambda: ev.Logistic(ev.SHIPPED_FEATURES, ev.SHIPPED_L2)  # noqa: E731
+    ranker = make().fit(data["wikiqa"], mats["wikiqa"])
+    scores = {n: [ranker.score(m) for m in mats[n]] for n in SETS}
+    scores["wikiqa"] = ev.cross_validate(data["wikiqa"], mats["wikiqa"], make)
+    x, right, answerable = {}, {}, {}
+    for n in SETS:
+        rows = zip(data[n], scores[n], mats[n], strict=True)
+        x[n] = np.array([_question_level(q, s, m) for q, s, m in rows])
+        right[n] = ev.best_logits(data[n], scores[n])[1]
+        answerable[n] = np.array([q.answerable for q in data[n]])
+    variants = {
+        "best logit (shipped)": [0],
+        "+ margin": [0, 1],
+        "+ margin, softmax share": [0, 1, 2],
+        "+ alignment of the best": [0, 3],
+        "+ margin, alignment": [0, 1, 3],
+        "all five": [0, 1, 2, 3, 4],
+    }
+    for label, cols in variants.items():
+        conf = {}
+        for n in SETS:
+            conf[n] = _confidence_scores(x, right, cols, n)
+        a, b = ev.platt(conf["realtimeqa"], right["realtimeqa"])
+        calibrated = {n: ev.sigmoid(a * c + b) for n, c in conf.items()}
+        bar = 0.0
+        for t in np.round(np.arange(0.0, 1.0, 0.005), 3):
+            if all(
+                np.mean(calibrated[n][answerable[n]] < t) <= ev.MAX_FALSE_ABSTENTION
+                for n in ("wikiqa", "realtimeqa")
+            ):
+                bar = float(t)
+        cells = []
+        for n in SETS:
+            c, ans = calibrated[n], answerable[n]
+            abstains = f"{np.mean(c[~ans] < bar):.3f}" if (~ans).any() else "n/a"
+            cells.append(
+                f"{n} AUC ans. {ev.fmt(ev.auc(c, ans))} AUC 1st {ev.fmt(ev.auc(c, right[n]))} "
+                f"abst. {abstains} false {np.mean(c[ans] < bar):.3f}"
+            )
+        print(f"{label:26s} bar {bar:.3f} | " + " | ".join(cells), flush=True)
+
+
+def _confidence_scores(x: Any, right: Any, cols: list[int], name: str) -> Any:
+    """Scores of the confidence model over ``cols``: out-of-fold on wikiqa, else fitted on it."""
+
+    def fit(rows: Any, labels: Any) -> Callable[[Any], Any]:
+        mean, scale = rows.mean(axis=0), rows.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        coef, intercept = ev.fit_logistic(
+            (rows - mean) / scale, labels.astype(float), np.ones(len(labels)), 1.0
+        )
+        return lambda z: ((z - mean) / scale) @ coef + intercept
+
+    train, labels = x["wikiqa"][:, cols], right["wikiqa"]
+    if name != "wikiqa":
+        return fit(train, labels)(x[name][:, cols])
+    out = np.zeros(len(labels))
+    order = np.random.default_rng(0).permutation(len(labels))
+    for k in range(5):
+        test = order[k::5]
+        rest = np.setdiff1d(np.arange(len(labels)), test)
+        out[test] = fit(train[rest], labels[rest])(train[test])
+    return out
+
+
+class Listwise(ev.Logistic):
+    """The shipped features fitted per question: softmax cross-entropy over each question's
+    candidates (the gold ones as the target) plus ``pointwise`` times the usual logistic
+    loss, so the logits keep a level a confidence can read. Adam from the pointwise fit."""
+
+    def __init__(self, pointwise: float, steps: int = 600) -> None:
+        super().__init__(ev.SHIPPED_FEATURES, ev.SHIPPED_L2)
+        self.pointwise, self.steps = pointwise, steps
+
+    def fit(self, qs: Sequence[Any], mats: Sequence[Any]) -> Listwise:
+        start = ev.Logistic(self.names, self.l2).fit(qs, mats)
+        self.mean, self.scale = start.mean, start.scale
+        xs = [
+            np.hstack(
+                [np.nan_to_num((m[:, self.cols] - self.mean) / self.scale), np.ones((len(m), 1))]
+            )
+            for m in mats
+        ]
+        ys = [q.gold.astype(float) for q in qs]
+        beta = np.append(start.coef, start.intercept)
+        moment, square = np.zeros_like(beta), np.zeros_like(beta)
+        for step in range(1, self.steps + 1):
+            grad = np.zeros_like(beta)
+            for x, y in zip(xs, ys, strict=True):
+                if not len(x):
+                    continue
+                logit = x @ beta
+                p = 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+                grad += self.pointwise * x.T @ (p - y) / len(x)
+                if y.any():
+                    share = np.exp(logit - logit.max())
+                    share /= share.sum()
+                    target = share * y / (share * y).sum()
+                    grad += x.T @ (share - target)
+            grad /= len(xs)
+            grad[:-1] += self.l2 * beta[:-1] / 1000
+            moment = 0.9 * moment + 0.1 * grad
+            square = 0.999 * square + 0.001 * grad * grad
+            beta -= 0.05 * (moment / (1 - 0.9**step)) / (np.sqrt(square / (1 - 0.999**step)) + 1e-8)
+        self.coef, self.intercept = beta[:-1], float(beta[-1])
+        return self
+
+
+def probe_listwise() -> None:
+    data = {n: ev.load(n) for n in SETS}
+    mats = {n: ev.matrices(qs) for n, qs in data.items()}
+    makers: dict[str, Callable[[], Any]] = {
+        "pointwise (shipped)": lambda: ev.Logistic(ev.SHIPPED_FEATURES, ev.SHIPPED_L2),
+        **{f"listwise + {w} x pointwise": (lambda w=w: Listwise(w)) for w in (0.3, 1.0, 3.0)},
+    }
+    for label, make in makers.items():
+        model = make().fit(data["wikiqa"], mats["wikiqa"])
+        oof = ev.cross_validate(data["wikiqa"], mats["wikiqa"], make)
+        cells = []
+        for n in SETS:
+            f = ev.figures(data[n], oof if n == "wikiqa" else [model.score(m) for m in mats[n]])
+            cells.append(
+                f"{n} P@1 {ev.fmt(f.p1)} AUC ans. {ev.fmt(f.auc_answerable)} "
+                f"AUC 1st {ev.fmt(f.auc_correct)}"
+            )
+        print(f"{label:28s} | " + " | ".join(cells), flush=True)
+
+
 def main() -> None:
     quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "probe", choices=["tokens", "title", "adapter", "late", "cost", "projection"]
+        "probe",
+        choices=[
+            "tokens",
+            "title",
+            "adapter",
+            "late",
+            "cost",
+            "projection",
+            "contrast",
+            "confidence",
+            "listwise",
+        ],
     )
     parser.add_argument("--selqa", type=Path, help="folder written by bench/selqa.py convert")
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
     if args.probe == "tokens":
         probe_tokens()
+    elif args.probe in ("contrast", "confidence", "listwise"):
+        {"contrast": probe_contrast, "confidence": probe_confidence, "listwise": probe_listwise}[
+            args.probe
+        ]()
     elif args.probe == "title":
         probe_title()
     elif args.probe == "projection":
