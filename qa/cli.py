@@ -197,11 +197,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from qa.status import status
 
     documents = []
+    outdated_sample = (0, 0)
     if settings.store.chroma_url or (settings.store.data_dir / "chroma").is_dir():
+        from qa.ingest.check import outdated
         from qa.wiring import build_store
 
-        documents = build_store(settings).list_documents()
-    found = status(settings, documents)
+        store = build_store(settings)
+        documents = store.list_documents()
+        if settings.ingest.sentence_vectors:
+            # The local model stores token states with them; an OpenAI embedder gives none.
+            tokens = settings.embedding.provider == "local"
+            outdated_sample = outdated(store, tokens=tokens)
+    found = status(settings, documents, outdated_sample)
     if args.json:
         print(json.dumps(found.as_dict()))
     else:

@@ -18,7 +18,7 @@ from qa.answering.followups import FollowUps, refers_back
 from qa.config import Settings
 from qa.errors import EmptyStoreError, InputError, NotFoundError, QAError
 from qa.follower import StoreFollower
-from qa.ingest.check import CheckReport, check_store, repair_store
+from qa.ingest.check import CheckReport, check_store, outdated, repair_store
 from qa.ingest.pipeline import IngestPipeline, IngestReport, ProgressFactory
 from qa.ports import (
     Answerer,
@@ -422,27 +422,47 @@ class QAService:
         )
 
     def warm_up(self, *, background: bool = True) -> None:
-        """Load the embedder and build the BM25 index before the first question.
+        """Load the embedder and build the BM25 index before the first question, and warn
+        when the store was written by an older qa (``warn_if_outdated``).
 
         In the background by default so the API starts serving at once; a search arriving
         before the index exists waits for it (``LexicalIndex.sync``).
         """
         self._embedder.embed(["warm up"])
         lexical = self._lexical
-        if lexical is None:
-            return
 
         def build() -> None:
-            assert lexical is not None
+            if lexical is not None:
+                try:
+                    lexical.sync(self._store)
+                except QAError as exc:  # Chroma may be down at start; the first search retries.
+                    log.warning("lexical index not built at start-up: %s", exc)
             try:
-                lexical.sync(self._store)
-            except QAError as exc:  # Chroma may be down at start; the first search retries.
-                log.warning("lexical index not built at start-up: %s", exc)
+                self.warn_if_outdated()
+            except QAError as exc:
+                log.warning("stored sentence vectors not checked at start-up: %s", exc)
 
         if background:
             threading.Thread(target=build, name="qa-warm-up", daemon=True).start()
         else:
             build()
+
+    def warn_if_outdated(self) -> int:
+        """Log a warning when sampled documents lack the sentence vectors or token states
+        this qa makes (an older qa wrote them: answers still work, ranked less well, until
+        `qa check --repair`). How many of the sample do."""
+        sentences, tokens = self._ingest.expected_sentence_vectors()
+        if not sentences:
+            return 0
+        found, looked = outdated(self._store, tokens=tokens)
+        if found:
+            log.warning(
+                "%d of %d sampled documents were embedded by an older qa (no sentence "
+                "vectors or token states): answers rank less well until `qa check --repair`",
+                found,
+                looked,
+            )
+        return found
 
     def follow(self) -> None:
         """Keep up with writes other processes make to the store (``qa ingest`` while this

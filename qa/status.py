@@ -65,6 +65,9 @@ class Status:
     last_ingest: datetime | None
     embedder: str
     answerer: str
+    #: Of the first documents (``qa.ingest.check.SAMPLE``), how many an older qa embedded
+    #: (no sentence vectors or token states), and how many were looked at.
+    outdated: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Status:
             "last_ingest": self.last_ingest.isoformat() if self.last_ingest else None,
             "embedder": self.embedder,
             "answerer": self.answerer,
+            "outdated_sample": {"outdated": self.outdated[0], "checked": self.outdated[1]},
         }
 
     def lines(self) -> list[str]:
@@ -91,13 +95,20 @@ class Status:
         out = [f"{name:<12}{value}" for name, value in rows]
         if not self.documents:
             out.append(EMPTY_HINT)
+        if self.outdated[0]:
+            out.append(
+                f"{self.outdated[0]} of the first {self.outdated[1]} documents were embedded by "
+                "an older qa: run qa check --repair"
+            )
         return out
 
 
 EMPTY_HINT = "no documents ingested yet: run qa ingest PATH"
 
 
-def status(settings: Settings, documents: Iterable[DocumentInfo]) -> Status:
+def status(
+    settings: Settings, documents: Iterable[DocumentInfo], outdated: tuple[int, int] = (0, 0)
+) -> Status:
     infos = list(documents)
     written = [info.written_at for info in infos if info.written_at is not None]
     return Status(
@@ -108,6 +119,7 @@ def status(settings: Settings, documents: Iterable[DocumentInfo]) -> Status:
         last_ingest=max(written) if written else None,
         embedder=describe_embedder(settings),
         answerer=describe_answerer(settings),
+        outdated=outdated,
     )
 
 

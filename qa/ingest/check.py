@@ -31,9 +31,11 @@ from qa.ports import Store
 from qa.text import document_sentences
 from qa.types import DocumentInfo
 
-__all__ = ["CheckReport", "Problem", "check_store", "repair_store"]
+__all__ = ["CheckReport", "Problem", "check_store", "outdated", "repair_store"]
 
 _DOCS_PER_READ = 200
+#: How many documents start-up and `qa status` look at for an older qa's sentence vectors.
+SAMPLE = 20
 _REWRITABLE = frozenset(
     {"missing chunks", "extra chunks", "no sentence vectors", "no token states"}
 )
@@ -143,6 +145,14 @@ def _sentence_problems(
             detail = f"{len(vectors.spans)} sentences, embedded before token alignment"
             problems.append(Problem(doc_id, "no token states", detail))
     return problems
+
+
+def outdated(store: Store, *, tokens: bool, sample: int = SAMPLE) -> tuple[int, int]:
+    """Of the first ``sample`` stored documents, how many have no sentence vectors or (with
+    ``tokens``) no token states: a store an older qa wrote. (found, looked at)."""
+    infos = store.list_documents()[:sample]
+    found = _sentence_problems(store, {info.doc_id: info for info in infos}, tokens=tokens)
+    return len({p.doc_id for p in found}), len(infos)
 
 
 def repair_store(store: Store, pipeline: IngestPipeline) -> CheckReport:

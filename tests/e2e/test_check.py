@@ -115,6 +115,8 @@ def test_repair_brings_an_older_store_up_to_date(tmp_path: Path) -> None:
     sentences.delete(ids=["articles/snow.txt"])
     del sentences, client
 
+    hint = "2 of the first 4 documents were embedded by an older qa: run qa check --repair"
+    assert hint in qa(data, "status").stdout.splitlines()
     found = qa(data, "check", "--json")
     assert found.returncode == 1, found.stderr
     kinds = {(p["doc_id"], p["kind"]) for p in json.loads(found.stdout)["problems"]}
@@ -133,3 +135,5 @@ def test_repair_brings_an_older_store_up_to_date(tmp_path: Path) -> None:
     for meta in got["metadatas"]:
         assert meta["token_counts"] != "[]" and meta["token_rows"], meta.keys()
     assert qa(data, "check").returncode == 0
+    status = json.loads(qa(data, "status", "--json").stdout)
+    assert status["outdated_sample"] == {"outdated": 0, "checked": 4}

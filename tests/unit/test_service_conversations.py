@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,3 +306,19 @@ def test_warm_up_builds_the_bm25_index_and_survives_a_store_that_is_down(
 
 def test_readiness_reports_a_configured_llm(make: ServiceFactory) -> None:
     assert make(NEWS, llm=[]).service.readiness()["llm"] == "configured"
+
+
+def test_warm_up_warns_about_documents_an_older_qa_embedded(
+    make: ServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = make(NEWS)
+    with caplog.at_level(logging.WARNING, logger="qa.service"):
+        built.service.warm_up(background=False)
+    assert built.service.warn_if_outdated() == 0
+    assert "older qa" not in caplog.text
+    first = built.store.list_documents()[0].doc_id
+    built.store._sentences.pop(first)  # as a store written before sentence vectors
+    with caplog.at_level(logging.WARNING, logger="qa.service"):
+        built.service.warm_up(background=False)
+    assert built.service.warn_if_outdated() == 1
+    assert "1 of " in caplog.text and "qa check --repair" in caplog.text
