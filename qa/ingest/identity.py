@@ -6,7 +6,8 @@ records), and the collection is the folder's own name unless ``--collection`` na
 file argument belongs to its parent folder). So ``seeds/000_4e77.txt`` reads the same from
 any working directory, and ``a/article.txt`` and ``b/article.txt`` stay apart. The resolved
 absolute path is kept as ``Document.location``: it tells two folders of one name apart (a
-clash is reported, never overwritten) and says what ``--prune`` may remove.
+clash is reported, never overwritten; an exact copy of the stored document counts as
+unchanged) and says what ``--prune`` may remove.
 """
 
 from __future__ import annotations

@@ -221,6 +221,16 @@ class IngestPipeline:
         sentences = self._config.sentence_vectors
         return sentences, sentences and isinstance(self._embedder, TokenEmbedder)
 
+    def _stored_elsewhere(self, doc: Document) -> bool:
+        """Whether the store holds exactly ``doc`` under its id, read from a copy of its
+        file at another path (a second checkout of the same folder): nothing to write and
+        nothing clashes, so the stored document keeps its first location."""
+        stored = self._store.get_document(doc.doc_id)
+        if stored is None or doc.location is None:
+            return False
+        same = {"location": doc.location, "content_hash": doc.content_hash}
+        return stored.model_copy(update=same) == doc
+
     def _check_embedder(self) -> None:
         if not self._embedder_checked:
             self._store.check_embedder(self._embedder.name, self._embedder.dimension)
@@ -273,7 +283,9 @@ class IngestPipeline:
         for doc in docs:
             before = stored.get(doc.doc_id)
             problem = clash(doc, before)
-            if problem is not None:
+            if problem is not None and self._stored_elsewhere(doc):
+                report.unchanged += 1
+            elif problem is not None:
                 if own_report:
                     raise ConflictError(problem)
                 report.failed += 1

@@ -39,3 +39,29 @@ def test_prune_one_folder_keeps_the_other_folder_and_the_api_document(
     hits = service.search("harbour reopened")
     assert all(h.doc_id != "a/old.txt" for h in hits)
     assert any(h.doc_id == "b/old.txt" for h in hits)
+
+
+def test_a_second_checkout_of_the_same_folder_reads_as_unchanged(
+    tmp_path: Path, local_embedder: Any
+) -> None:
+    """The seeds of two clones in one data folder: the stored document (read back from
+    Chroma) equals the copy's, so nothing is written and nothing fails; an edited copy
+    still clashes."""
+    settings = Settings(data_dir=tmp_path / "data", language_check=False, _env_file=None)
+    service = build_service(settings, embedder=local_embedder)
+    seeds = Path(__file__).parents[2] / "seeds"
+    for clone in ("one", "two"):
+        (tmp_path / clone / "seeds").mkdir(parents=True)
+        for path in seeds.iterdir():
+            (tmp_path / clone / "seeds" / path.name).write_bytes(path.read_bytes())
+    first = service.ingest_paths([tmp_path / "one" / "seeds"])
+    assert first.added == len(list(seeds.iterdir())) >= 2
+    second = service.ingest_paths([tmp_path / "two" / "seeds"])
+    assert (second.added, second.updated, second.failed) == (0, 0, 0)
+    assert second.unchanged == first.added
+    edited = next((tmp_path / "two" / "seeds").iterdir())
+    edited.write_text(edited.read_text() + "\nA line added in the second clone.\n")
+    third = service.ingest_paths([tmp_path / "two" / "seeds"])
+    assert third.failed == 1 and "already names" in third.errors[0]
+    kept = service.get_document(f"seeds/{edited.name}")
+    assert kept.location == str((tmp_path / "one" / "seeds" / edited.name).resolve())

@@ -148,6 +148,25 @@ def test_a_folder_of_the_same_name_elsewhere_is_reported_not_overwritten(
     assert ids(service) == ["news-y/a.txt", "news/a.txt"]
 
 
+def test_a_byte_identical_copy_of_the_folder_elsewhere_is_unchanged(
+    make: ServiceFactory, tmp_path: Path
+) -> None:
+    """A second checkout of the same folder (two clones of a repository and its seeds/)
+    neither fails nor rewrites: the stored document keeps its first location."""
+    service = make().service
+    for root in ("x", "y"):
+        write(tmp_path / root / "news", "a.txt", "A\n\nThe same article in both.\n")
+    write(tmp_path / "x" / "news", "b.txt", "B\n\nThe first copy.\n")
+    write(tmp_path / "y" / "news", "b.txt", "B\n\nAn edited copy.\n")
+    service.ingest_paths([tmp_path / "x" / "news"])
+    report = service.ingest_paths([tmp_path / "y" / "news"])
+    assert (report.added, report.updated, report.unchanged, report.failed) == (0, 0, 1, 1)
+    assert "news/b.txt" in report.errors[0] and "already names" in report.errors[0]
+    first = str((tmp_path / "x" / "news" / "a.txt").resolve())
+    assert service.get_document("news/a.txt").location == first
+    assert service.get_document("news/b.txt").lines[-1] == "The first copy."
+
+
 def test_a_moved_folder_updates_its_documents(make: ServiceFactory, tmp_path: Path) -> None:
     service = make().service
     write(tmp_path / "old" / "news", "a.txt", "A\n\nThe article.\n")
